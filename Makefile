@@ -1,0 +1,47 @@
+# apportion: `make demo` runs the pipeline on generated data, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+START ?= 2026-11-01
+DAYS ?= 7
+CALLS ?= 20000
+END := $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
+export DAGSTER_HOME := $(CURDIR)
+export DAGSTER_STORAGE_DIR := $(CURDIR)/var/storage
+export DAGSTER_COMPUTE_LOG_DIR := $(CURDIR)/var/compute_logs
+
+.PHONY: install demo test lint dev clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/apportion generate --out data/sample --start $(START) --days $(DAYS) --calls-per-day $(CALLS)
+	$(BIN)/apportion run --start $(START) --end $(END)
+	$(BIN)/apportion sql "select team, cost_category, sum(amount_usd)::decimal(18,2) as cost_usd from fact_cost \
+	  group by all order by team, cost_category"
+	$(BIN)/apportion sql "select source, sum(source_total)::decimal(18,2) as source_total, \
+	  sum(allocated)::decimal(18,2) as allocated, sum(unallocated)::decimal(18,2) as unallocated, \
+	  sum(difference) as difference from reconciliation group by all order by source"
+	@echo "warehouse: data/warehouse.duckdb  (try: $(BIN)/apportion sql \"select * from fact_cost limit 10\")"
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -n 2 --durations=10
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+dev: install
+	mkdir -p var
+	$(BIN)/dg dev
+
+clean:
+	rm -rf data var logs .logs_queue

@@ -1,0 +1,211 @@
+"""Compile validated rules and category conditions to SQL.
+
+Identifiers in the generated SQL come only from validated names (the whitelists in `pipelines.config`); every value
+from a config file travels as a bound parameter. Nothing a user writes is pasted into SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from assets.schemas import DIMENSIONS
+from pipelines.config import AllocationConfig, Condition, CostCategoryRule, Rule
+
+UNITS = 10_000_000_000
+"""Allocation works in integer units of 1e-10 of the reporting currency, the scale of every amount."""
+
+
+@dataclass
+class Params:
+    """Collects bound parameters under generated names."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def attribute_sql(attribute: str, params: Params, alias: str = "l") -> str:
+    """A validated attribute (`ServiceName`, `tag:team`) as SQL over the cost-line alias."""
+    if attribute.startswith("tag:"):
+        return f"{alias}.{_quote('Tags')}[{params.bind(attribute[4:])}]"
+    return f"{alias}.{_quote(attribute)}"
+
+
+def condition_sql(condition: Condition, params: Params, alias: str = "l") -> str:
+    value = attribute_sql(condition.attribute, params, alias)
+    if condition.equals is not None:
+        return f"{value} in ({', '.join(params.bind(v) for v in condition.equals)})"
+    if condition.not_in is not None:
+        return f"({value} is null or {value} not in ({', '.join(params.bind(v) for v in condition.not_in)}))"
+    if condition.like is not None:
+        return "(" + " or ".join(f"{value} ilike {params.bind(p)}" for p in condition.like) + ")"
+    if condition.regex is not None:
+        return f"coalesce(regexp_matches({value}, {params.bind(condition.regex)}), false)"
+    present = f"nullif({value}, '') is not null"
+    return present if condition.exists else f"not ({present})"
+
+
+def match_sql(conditions: list[Condition], params: Params, alias: str = "l") -> str:
+    """All conditions hold (an empty match takes every line)."""
+    return " and ".join(condition_sql(c, params, alias) for c in conditions) or "true"
+
+
+def cost_category_sql(categories: list[CostCategoryRule], params: Params) -> str:
+    """The category of a line: its own `x_CostCategory` if the source gave one, else the first rule that matches."""
+    whens = " ".join(f"when {match_sql(c.match, params)} then {params.bind(c.category)}" for c in categories)
+    return (
+        f"coalesce(l.{_quote('x_CostCategory')}, case {whens} else 'other' end)"
+        if whens
+        else (f"coalesce(l.{_quote('x_CostCategory')}, 'other')")
+    )
+
+
+def effective_rules(config: AllocationConfig, day: date) -> list[Rule]:
+    """Rules in force on `day`, in priority order."""
+    return [
+        r
+        for r in config.ordered_rules()
+        if (r.effective_from is None or r.effective_from <= day) and (r.effective_to is None or day < r.effective_to)
+    ]
+
+
+def segments(rules: list[Rule]) -> list[list[Rule]]:
+    """Split ordered rules before each `cost` rule: a cost rule's basis rules all sit in earlier segments, so their
+    allocation is complete when its segment runs (config validation guarantees bases come earlier)."""
+    out: list[list[Rule]] = [[]]
+    for rule in rules:
+        if rule.method == "cost" and out[-1]:
+            out.append([])
+        out[-1].append(rule)
+    return [s for s in out if s]
+
+
+_PIECE_COLUMNS = (
+    *DIMENSIONS,
+    "provider",
+    "model",
+    "is_retry",
+    "weight",
+    "input_tokens",
+    "output_tokens",
+    "requests",
+)
+
+_DRIVER_WEIGHT = {
+    "list_cost": f"cast(d.list_cost * {UNITS} as hugeint)",
+    "tokens": "cast(d.input_tokens + d.output_tokens as hugeint)",
+    "input_tokens": "cast(d.input_tokens as hugeint)",
+    "output_tokens": "cast(d.output_tokens as hugeint)",
+    "requests": "cast(d.requests as hugeint)",
+}
+
+
+def _select(rule: Rule, params: Params, columns: dict[str, str], source: str, where: str = "") -> str:
+    values = ", ".join(f"{columns.get(c, 'null')} as {c}" for c in _PIECE_COLUMNS)
+    rule_name = params.bind(rule.name)
+    condition = f"m.rule_name = {rule_name}" + (f" and {where}" if where else "")
+    return (
+        f"select m.line_id, m.rule_name, m.priority, {params.bind(rule.method)} as method, {values}\n"
+        f"from matched m join lines_day l using (line_id) {source}\nwhere {condition}"
+    )
+
+
+def _tags(rule: Rule, params: Params, owner_keys: dict[str, str]) -> str:
+    owners = sorted({s[6:] for sources in (rule.dimensions or {}).values() for s in sources if s.startswith("owner:")})
+    joins, columns = [], {}
+    for owner in owners:
+        key = attribute_sql(owner_keys[owner], params)
+        joins.append(f"left join {_quote('owner_' + owner)} o_{owner} on o_{owner}.key = {key}")
+    for dimension, sources in (rule.dimensions or {}).items():
+        exprs = [
+            attribute_sql(s, params) if s.startswith("tag:") else f"o_{s[6:]}.{_quote(dimension)}" for s in sources
+        ]
+        columns[dimension] = "coalesce(" + ", ".join(f"nullif({e}, '')" for e in exprs) + ")"
+    columns |= {"provider": "l.x_Provider", "model": "l.x_Model", "is_retry": "false", "weight": "1::hugeint"}
+    required = " and ".join(f"{columns.get(d, 'null')} is not null" for d in rule.require) or "true"
+    return _select(rule, params, columns, " ".join(joins), required)
+
+
+def _usage(rule: Rule, params: Params) -> str:
+    assert rule.join is not None and rule.driver is not None
+    keys = " and ".join(f"{attribute_sql(a, params)} = d.{_quote(k)}" for a, k in rule.join.items())
+    if rule.driver.startswith("metric:"):
+        weight = f"case when d.metric = {params.bind(rule.driver[7:])} then cast(d.quantity * {UNITS} as hugeint) end"
+    else:
+        weight = f"case when d.metric is null then {_DRIVER_WEIGHT[rule.driver]} end"
+    columns = {d: f"d.{d}" for d in DIMENSIONS} | {
+        "provider": "coalesce(l.x_Provider, d.provider)",
+        "model": "coalesce(l.x_Model, d.model)",
+        "is_retry": "d.is_retry",
+        "weight": weight,
+        "input_tokens": "d.input_tokens",
+        "output_tokens": "d.output_tokens",
+        "requests": "d.requests",
+    }
+    return _select(rule, params, columns, f"join usage_drivers d on {keys}", f"{weight} > 0")
+
+
+def _cost(rule: Rule, params: Params) -> str:
+    bases = ", ".join(params.bind(b) for b in rule.basis or [])
+    dims = ", ".join(DIMENSIONS)
+    basis = (
+        f"cross join (select {dims}, sum(units) as units from allocated where rule_name in ({bases}) "
+        f"group by {dims} having sum(units) > 0) b"
+    )
+    columns = {d: f"b.{d}" for d in DIMENSIONS} | {
+        "provider": "l.x_Provider",
+        "model": "l.x_Model",
+        "is_retry": "false",
+        "weight": "b.units",
+    }
+    return _select(rule, params, columns, basis)
+
+
+def _targets(rule: Rule, params: Params) -> str:
+    rows = []
+    for target in rule.targets or []:
+        weight = 1 if rule.method == "even" else round((target.weight or 0) * 1_000_000_000)
+        values = [params.bind(getattr(target, d)) + "::varchar" for d in DIMENSIONS]
+        rows.append(f"({', '.join(values)}, {params.bind(weight)}::hugeint)")
+    source = f"cross join (values {', '.join(rows)}) t({', '.join(DIMENSIONS)}, weight)"
+    columns = {d: f"t.{d}" for d in DIMENSIONS} | {
+        "provider": "l.x_Provider",
+        "model": "l.x_Model",
+        "is_retry": "false",
+        "weight": "t.weight",
+    }
+    return _select(rule, params, columns, source)
+
+
+def compile_weights(rules: list[Rule], params: Params, owner_keys: dict[str, str]) -> str:
+    """One query giving, for every line a rule matched, that rule's pieces and their weights."""
+    parts = []
+    for rule in rules:
+        if rule.method == "tags":
+            sql = _tags(rule, params, owner_keys)
+        elif rule.method == "usage":
+            sql = _usage(rule, params)
+        elif rule.method == "cost":
+            sql = _cost(rule, params)
+        else:
+            sql = _targets(rule, params)
+        parts.append(sql)
+    return "\nunion all\n".join(parts)
+
+
+def compile_matches(rules: list[Rule], params: Params) -> str:
+    """(line_id, rule_name, priority) for every open line each rule's conditions take."""
+    return "\nunion all\n".join(
+        f"select l.line_id, {params.bind(r.name)} as rule_name, {params.bind(r.priority)} as priority "
+        f"from lines_day l where not l.taken and {match_sql(r.match, params)}"
+        for r in rules
+    )

@@ -1,0 +1,17 @@
+"""Source kinds: each module turns one kind of source file into text rows of a staging schema.
+
+Adding a kind is one module here and one entry in `SOURCE_KINDS`. Casting and rejecting is shared
+(`assets.ingest.validate`), so every kind gets the same file/row/column errors and quarantine.
+"""
+
+from __future__ import annotations
+
+from assets.ingest.base import SourceKind
+from assets.ingest.focus import FOCUS
+from assets.ingest.otlp import OTLP_JSON
+from assets.ingest.usage_canonical import USAGE_JSONL, USAGE_PARQUET
+from assets.ingest.usage_metrics import USAGE_METRICS_KIND
+
+SOURCE_KINDS: dict[str, SourceKind] = {
+    kind.name: kind for kind in (FOCUS, USAGE_JSONL, USAGE_PARQUET, OTLP_JSON, USAGE_METRICS_KIND)
+}

@@ -1,0 +1,94 @@
+"""The marts of one day: `fact_cost` (who caused what cost) and `reconciliation` (does it add up to the sources)."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from assets.lake import Lake, register_day_view, write_parquet
+from assets.schemas import PRICED_USAGE, STAGED_COST_LINES, STAGED_QUARANTINE
+from assets.sql import connect, load_sql
+from pipelines.config import Settings
+from pipelines.partitions import daily
+from pipelines.resources import ApportionConfig, partition_days
+
+ALLOCATED_LINES = [
+    ("charge_date", "DATE"),
+    ("source", "VARCHAR"),
+    ("cost_category", "VARCHAR"),
+    ("allocation_rule", "VARCHAR"),
+    ("team", "VARCHAR"),
+    ("feature", "VARCHAR"),
+    ("customer", "VARCHAR"),
+    ("agent", "VARCHAR"),
+    ("workflow", "VARCHAR"),
+    ("provider", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("is_retry", "BOOLEAN"),
+    ("unallocated_reason", "VARCHAR"),
+    ("amount", "DECIMAL(38,10)"),
+]
+
+
+def build_marts(settings: Settings, day: date) -> dict[str, int]:
+    """Write the `fact_cost` and `reconciliation` partitions of `day`."""
+    lake = Lake(settings.app.lake)
+    con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir())
+    register_day_view(con, lake, "allocated_lines", day, "allocated_lines_day", ALLOCATED_LINES)
+    register_day_view(con, lake, "priced_usage", day, "priced_day", PRICED_USAGE)
+    register_day_view(con, lake, "cost_lines", day, "cost_lines_day", STAGED_COST_LINES)
+    register_day_view(con, lake, "quarantine", day, "quarantine_day", STAGED_QUARANTINE)
+    fact_file = lake.partition_file("fact_cost", day)
+    fact_rows = write_parquet(con, load_sql("marts/fact_cost"), fact_file, {"charge_date": day})
+    con.execute("create or replace temp table fact_day as select * from read_parquet($f)", {"f": str(fact_file)})
+    manifests = [str(lake.manifest_file(s.name, day)) for s in settings.app.sources]
+    existing = [m for m in manifests if Path(m).exists()]
+    con.execute(
+        "create or replace temp table manifest_day as select source from read_parquet($files)"
+        if existing
+        else "create or replace temp view manifest_day as select null::varchar as source where false",
+        {"files": existing} if existing else {},
+    )
+    params = {
+        "charge_date": day,
+        "cost_metric": settings.app.cost_metric,
+        "source_names": [s.name for s in settings.app.sources],
+        "source_kinds": [s.kind for s in settings.app.sources],
+    }
+    reconciliation_rows = write_parquet(
+        con, load_sql("marts/reconciliation"), lake.partition_file("reconciliation", day), params
+    )
+    con.close()
+    return {"fact_cost": fact_rows, "reconciliation": reconciliation_rows}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "fact_cost",
+            deps=["allocated_lines", "priced_usage"],
+            group_name="marts",
+            kinds={"parquet"},
+            description="Cost per day × team × feature × customer × agent × workflow × provider × model "
+            "× category × rule × source; the table finance and engineering query.",
+        ),
+        dg.AssetSpec(
+            "reconciliation",
+            deps=["allocated_lines", "cost_lines", "quarantine"],
+            group_name="marts",
+            kinds={"parquet"},
+            description="Per day and source: source total, allocated, unallocated, difference (always 0).",
+        ),
+    ],
+    partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def marts(context: dg.AssetExecutionContext, apportion: ApportionConfig):
+    settings = apportion.settings()
+    rows = {"fact_cost": 0, "reconciliation": 0}
+    for day in partition_days(context):
+        for table, n in build_marts(settings, day).items():
+            rows[table] += n
+    for table, n in rows.items():
+        yield dg.MaterializeResult(asset_key=table, metadata={"rows": n})

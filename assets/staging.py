@@ -1,0 +1,237 @@
+"""Sources → raw → staging for one day.
+
+`land_day` keeps a byte-for-byte copy of every file a source offers for the day and writes the day's manifest.
+`stage_day` reads those raw files with the source's kind, casts them (rejects go to quarantine with file, row,
+column and reason) and writes the day's `cost_lines`, `usage_events`, `usage_metrics`, `quarantine` and
+`ingest_log` partitions, one Parquet file per source.
+"""
+
+import glob as globlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from assets.allocation.rules import Params, cost_category_sql
+from assets.ingest import SOURCE_KINDS
+from assets.ingest.validate import cast_or_reject
+from assets.lake import Lake, land_file, replace_partition, write_parquet
+from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
+from assets.sql import connect, load_sql, run_model, run_sql
+from pipelines.config import Settings, Source
+from pipelines.partitions import daily
+from pipelines.resources import ApportionConfig, partition_days
+
+SCHEMA = {"cost_lines": COST_LINES, "usage_events": USAGE_EVENTS, "usage_metrics": USAGE_METRICS}
+DATE_COLUMN = {
+    "cost_lines": "ChargePeriodStart",
+    "usage_events": "event_time",
+    "usage_metrics": "metric_time",
+}
+STAGING_TABLES = ("cost_lines", "usage_events", "usage_metrics", "quarantine", "ingest_log")
+
+
+def source_files(source: Source, base: Path, day: date) -> list[Path]:
+    """The files a source offers for `day`: its path with `{date}` filled in, as a file, a folder or a glob."""
+    pattern = source.path.replace("{date}", day.isoformat())
+    path = Path(pattern) if Path(pattern).is_absolute() else base / pattern
+    if globlib.has_magic(str(path)):
+        found = [Path(p) for p in globlib.glob(str(path), recursive=True)]
+    elif path.is_dir():
+        found = list(path.rglob("*"))
+    else:
+        found = [path] if path.exists() else []
+    return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+
+
+def land_day(settings: Settings, day: date) -> dict[str, int]:
+    """Land every source's files for `day` in raw and write the day's manifests; returns files per source."""
+    lake = Lake(settings.app.lake)
+    landed: dict[str, int] = {}
+    con = connect()
+    for source in settings.app.sources:
+        rows = []
+        for path in source_files(source, settings.root, day):
+            raw, checksum = land_file(path, lake.raw_dir(source.name))
+            stat = path.stat()
+            rows.append(
+                (
+                    source.name,
+                    day,
+                    str(path),
+                    raw.name,
+                    checksum,
+                    stat.st_size,
+                    datetime.fromtimestamp(stat.st_mtime, UTC),
+                )
+            )
+        con.execute(
+            "create or replace temp table manifest (source varchar, day date, source_path varchar, raw_file varchar, "
+            "sha256 varchar, bytes bigint, modified_at timestamptz)"
+        )
+        if rows:
+            con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?)", rows)
+        write_parquet(con, "select * from manifest order by raw_file", lake.manifest_file(source.name, day))
+        landed[source.name] = len(rows)
+    con.close()
+    return landed
+
+
+def manifest_files(lake: Lake, source: str, day: date) -> list[Path]:
+    """The raw files the day's manifest lists for `source` (empty when the source had none that day)."""
+    manifest = lake.manifest_file(source, day)
+    if not manifest.exists():
+        raise FileNotFoundError(f"no raw manifest for source {source} on {day}: land the day first")
+    con = connect()
+    names = [r[0] for r in con.execute("select raw_file from read_parquet($f)", {"f": str(manifest)}).fetchall()]
+    con.close()
+    return [lake.raw_dir(source) / name for name in names]
+
+
+@dataclass
+class StageResult:
+    rows: dict[str, int]
+    files_by_source: dict[str, int]
+    unbalanced_files: list[str]
+
+
+def _stage_source(
+    con: duckdb.DuckDBPyConnection, settings: Settings, source: Source, files: list[Path], day: date
+) -> dict[str, str]:
+    """Read and cast one source's files; returns the SQL (by staging table) selecting its rows for `day`."""
+    kind = SOURCE_KINDS[source.kind]
+    kind.read(con, files, "src_raw", source.options)
+    date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
+    cast_or_reject(con, "src_raw", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, checks=kind.checks)
+    params = {"charge_date": day, "event_date": day, "metric_date": day, "source": source.name}
+    queries: dict[str, str] = {}
+    if kind.target == "cost_lines":
+        run_model(con, "staging/cost_lines", {**params, "reporting_currency": settings.app.reporting_currency})
+        category = Params()
+        category_sql = cost_category_sql(settings.allocation.cost_categories, category)
+        run_sql(
+            con,
+            "create or replace temp table cost_lines_day_src as select * exclude (reject_reason, _file, _row) "
+            f"replace ({category_sql} as x_CostCategory), parse_filename(_file) as x_SourceFile, _row as x_SourceRow "
+            "from cost_lines_candidates l where reject_reason is null order by x_LineId",
+            category.values,
+        )
+        run_model(con, "staging/business_rejected")
+        queries["cost_lines"] = "select * from cost_lines_day_src"
+    else:
+        con.execute(
+            "create or replace temp view business_rejected as select null::varchar as source_file, "
+            "null::bigint as source_row, null::varchar as column_name, null::varchar as reason, "
+            "null::varchar as raw_value where false"
+        )
+        queries[kind.target] = load_sql(f"staging/{kind.target}")
+    queries["quarantine"] = load_sql("staging/quarantine")
+    queries["ingest_log"] = load_sql("staging/ingest_log")
+    return queries
+
+
+def stage_day(settings: Settings, day: date) -> StageResult:
+    """Write the staging partitions of `day` for every configured source."""
+    lake = Lake(settings.app.lake)
+    rows = dict.fromkeys(STAGING_TABLES, 0)
+    written: dict[str, set[str]] = {t: set() for t in STAGING_TABLES}
+    files_by_source: dict[str, int] = {}
+    unbalanced: list[str] = []
+    for source in settings.app.sources:
+        files = manifest_files(lake, source.name, day)
+        files_by_source[source.name] = len(files)
+        if not files:
+            continue
+        con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir())
+        queries = _stage_source(con, settings, source, files, day)
+        params = {
+            "charge_date": day,
+            "event_date": day,
+            "metric_date": day,
+            "source": source.name,
+            "kind": source.kind,
+            "undated_here": "{date}" in source.path,
+        }
+        for table, query in queries.items():
+            target = lake.partition_file(table, day, source.name)
+            rows[table] += write_parquet(con, query, target, params)
+            written[table].add(target.name)
+        unbalanced += [
+            r[0]
+            for r in con.execute(
+                "select source_file from read_parquet($f) where not balanced",
+                {"f": str(lake.partition_file("ingest_log", day, source.name))},
+            ).fetchall()
+        ]
+        con.close()
+    for table in STAGING_TABLES:
+        replace_partition(lake.partition_dir(table, day), written[table])
+    return StageResult(rows=rows, files_by_source=files_by_source, unbalanced_files=unbalanced)
+
+
+@dg.asset(
+    partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="raw",
+    kinds={"parquet"},
+    description="Byte-for-byte copies of every source file of the day, with a manifest per source and day.",
+)
+def raw_files(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> dg.MaterializeResult:
+    settings = apportion.settings()
+    landed: dict[str, int] = {}
+    for day in partition_days(context):
+        for source, files in land_day(settings, day).items():
+            landed[source] = landed.get(source, 0) + files
+    return dg.MaterializeResult(metadata={f"files/{s}": n for s, n in landed.items()})
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "cost_lines",
+            deps=["raw_files"],
+            group_name="staging",
+            kinds={"parquet"},
+            description="Cost lines in FOCUS names, DECIMAL money, UTC; one row per line and charge day.",
+        ),
+        dg.AssetSpec(
+            "usage_events",
+            deps=["raw_files"],
+            group_name="staging",
+            kinds={"parquet"},
+            description="One row per model call; prompt text never stored, only its hash.",
+        ),
+        dg.AssetSpec(
+            "usage_metrics",
+            deps=["raw_files"],
+            group_name="staging",
+            kinds={"parquet"},
+            description="Generic allocation drivers: vector queries, GPU-seconds, bytes out.",
+        ),
+        dg.AssetSpec(
+            "quarantine",
+            deps=["raw_files"],
+            group_name="staging",
+            kinds={"parquet"},
+            description="Rejected rows with file, row, column and reason.",
+        ),
+    ],
+    partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=False,
+)
+def staging_tables(context: dg.AssetExecutionContext, apportion: ApportionConfig):
+    settings = apportion.settings()
+    totals = dict.fromkeys(STAGING_TABLES, 0)
+    unbalanced: list[str] = []
+    for day in partition_days(context):
+        result = stage_day(settings, day)
+        unbalanced += result.unbalanced_files
+        for table, rows in result.rows.items():
+            totals[table] += rows
+    if unbalanced:
+        raise RuntimeError(f"rows in != rows staged + rows quarantined for: {', '.join(unbalanced)}")
+    for table in ("cost_lines", "usage_events", "usage_metrics", "quarantine"):
+        yield dg.MaterializeResult(asset_key=table, metadata={"rows": totals[table]})

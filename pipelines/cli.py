@@ -1,0 +1,171 @@
+"""`apportion …`: generate sample data, run days in-process, query the warehouse, check a config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.config import ConfigError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(width=shutil.get_terminal_size((200, 24)).columns)
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="apportion.yaml (default: $APPORTION_CONFIG or ./apportion.yaml)"),
+]
+
+
+def _config_path(config: Path | None) -> Path:
+    return config or Path(os.environ.get("APPORTION_CONFIG", "apportion.yaml"))
+
+
+def _settings(config: Path | None):
+    try:
+        return load_settings(_config_path(config))
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red]\n{exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the sample sources into")] = Path("data/sample"),
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD")] = "2026-11-01",
+    days: Annotated[int, typer.Option(min=1, max=366)] = 7,
+    calls_per_day: Annotated[int, typer.Option(min=100)] = 20_000,
+    seed: Annotated[int, typer.Option()] = 7,
+    usage_format: Annotated[str, typer.Option(help="jsonl or parquet")] = "jsonl",
+) -> None:
+    """Write a deterministic sample dataset: usage logs, OTLP spans, a FOCUS cloud bill, vendor cost reports."""
+    from pipelines.sample_data import generate as generate_sample
+
+    began = time.perf_counter()
+    summary = generate_sample(
+        out,
+        start=date.fromisoformat(start),
+        days=days,
+        calls_per_day=calls_per_day,
+        seed=seed,
+        usage_format=usage_format,  # type: ignore[arg-type]
+    )
+    console.print(f"wrote sample data to {out} in {time.perf_counter() - began:.1f}s: {summary.get('files', '')}")
+
+
+def _days(start: str, end: str) -> list[date]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if last < first:
+        raise typer.BadParameter(f"--end {end} is before --start {start}")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@app.command()
+def run(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (inclusive)")],
+    config: ConfigOption = None,  # type: ignore[assignment]
+) -> None:
+    """Materialize every layer for each day from START to END, in this process (no daemon needed)."""
+    import dagster as dg
+
+    from assets.checks import ALL_CHECKS
+    from pipelines.definitions import ASSETS
+    from pipelines.resources import ApportionConfig
+
+    settings = _settings(config)
+    days = _days(start, end)
+    resource = ApportionConfig(path=str(settings.path))
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    for day in days:
+        began = time.perf_counter()
+        result = dg.materialize(
+            [*ASSETS, *ALL_CHECKS],
+            partition_key=day.isoformat(),
+            instance=instance,
+            resources={"apportion": resource},
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            raise_on_error=False,
+        )
+        problems = _failures(result)
+        if problems:
+            err.print(f"[red]{day}: failed[/red]\n" + "\n".join(problems), highlight=False)
+            raise typer.Exit(1)
+        console.print(f"{day}: done in {time.perf_counter() - began:.1f}s")
+    console.print(f"warehouse: {settings.app.warehouse}")
+
+
+def _failures(result) -> list[str]:
+    """What went wrong in a run: the root cause of each failed step and each failed check."""
+    problems = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            while error.cause is not None:
+                error = error.cause
+            problems.append(f"{event.step_key}: {error.message.strip()}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            first = evaluation.metadata.get("first")
+            detail = f" e.g. {first.value}" if first else ""
+            problems.append(f"check {evaluation.check_name} failed: {evaluation.description}{detail}")
+    return problems
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL; unqualified names like fact_cost resolve")],
+    config: ConfigOption = None,  # type: ignore[assignment]
+    limit: Annotated[int, typer.Option(help="Rows to print at most")] = 200,
+) -> None:
+    """Query the warehouse read-only and print the result as a table."""
+    from assets.warehouse import open_warehouse
+
+    settings = _settings(config)
+    try:
+        with open_warehouse(settings.app.warehouse) as con:
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchmany(limit)
+    except FileNotFoundError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+    except Exception as exc:  # a user's SQL error is reported, not a traceback
+        err.print(f"[red]query failed[/red]: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value)
+
+
+@app.command("check-config")
+def check_config(config: ConfigOption = None) -> None:  # type: ignore[assignment]
+    """Validate apportion.yaml and the files it names, without touching any data."""
+    settings = _settings(config)
+    allocation = settings.allocation
+    console.print(
+        f"{settings.path}: ok — {len(settings.app.sources)} sources, {len(allocation.rules)} rules, "
+        f"{len(allocation.owners)} owner files, {len(allocation.cost_categories)} cost category rules"
+    )
+
+
+if __name__ == "__main__":
+    app()

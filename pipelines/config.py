@@ -1,0 +1,444 @@
+"""`apportion.yaml` and `allocation.yaml` as pydantic models, validated before any data is touched.
+
+Errors name the file, the line of the YAML and what was expected (`ConfigError`). Relative paths in a config file
+resolve against the folder of that file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from assets.schemas import DIMENSIONS
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+MATCH_ATTRIBUTES = (
+    "ServiceProviderName",
+    "InvoiceIssuerName",
+    "HostProviderName",
+    "ServiceCategory",
+    "ServiceSubcategory",
+    "ServiceName",
+    "ChargeCategory",
+    "ChargeDescription",
+    "CommitmentDiscountStatus",
+    "CapacityReservationStatus",
+    "BillingAccountId",
+    "SubAccountId",
+    "ResourceId",
+    "ResourceType",
+    "RegionId",
+    "SkuId",
+    "SkuMeter",
+    "PricingUnit",
+    "x_CostCategory",
+    "x_Provider",
+    "x_Model",
+    "x_ApiKeyId",
+    "x_Source",
+)
+"""Cost-line columns that rule and category conditions may test; `tag:<key>` tests a tag."""
+
+USAGE_KEYS = ("provider", "model", "operation", "api_key_id", "service_tier", *DIMENSIONS)
+"""Usage columns a `usage` rule may join cost lines on."""
+
+COST_CATEGORIES = (
+    "inference",
+    "gpu",
+    "gpu_idle",
+    "vector_db",
+    "embeddings",
+    "data_transfer",
+    "storage",
+    "observability",
+    "fine_tuning",
+    "human_review",
+    "other",
+)
+
+
+class ConfigError(ValueError):
+    """A config file is invalid; the message names the file, the line and what was expected."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_attribute(attribute: str) -> str:
+    if attribute.startswith("tag:") and len(attribute) > 4:
+        return attribute
+    if attribute not in MATCH_ATTRIBUTES:
+        raise ValueError(f"unknown attribute {attribute!r}: use tag:<key> or one of {', '.join(MATCH_ATTRIBUTES)}")
+    return attribute
+
+
+class Condition(_Strict):
+    """One test of a cost line. Exactly one of the operators is given."""
+
+    attribute: str
+    equals: list[str] | None = Field(default=None, alias="in")
+    not_in: list[str] | None = None
+    like: list[str] | None = None
+    regex: str | None = None
+    exists: bool | None = None
+
+    _check = field_validator("attribute")(classmethod(lambda cls, v: _check_attribute(v)))
+
+    @field_validator("equals", "not_in", "like", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | int | float) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        given = [op for op in ("equals", "not_in", "like", "regex", "exists") if getattr(self, op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a condition takes exactly one of in, not_in, like, regex, exists (got {given or 'none'})"
+            )
+        return self
+
+
+def _conditions(value: Any) -> Any:
+    """`match` is written as a mapping `{attribute: values}` or `{attribute: {operator: value}}`."""
+    if not isinstance(value, dict):
+        return value
+    out = []
+    for attribute, test in value.items():
+        if isinstance(test, dict):
+            out.append({"attribute": attribute, **test})
+        elif isinstance(test, bool):
+            out.append({"attribute": attribute, "exists": test})
+        else:
+            out.append({"attribute": attribute, "in": test})
+    return out
+
+
+Match = Annotated[list[Condition], Field(default_factory=list)]
+
+
+class Target(_Strict):
+    """A fixed destination of an `even` or `fixed` rule: dimension values and, for `fixed`, a weight."""
+
+    team: str | None = None
+    feature: str | None = None
+    customer: str | None = None
+    agent: str | None = None
+    workflow: str | None = None
+    weight: float | None = None
+
+
+class Rule(_Strict):
+    name: str
+    priority: int
+    method: Literal["tags", "usage", "cost", "even", "fixed"]
+    match: Match
+    description: str | None = None
+    effective_from: date | None = None
+    effective_to: date | None = None
+    # tags: each dimension from the first source that has a value: `tag:<key>` or `owner:<owner name>`
+    dimensions: dict[str, list[str]] | None = None
+    require: list[str] = Field(default_factory=lambda: ["team"])
+    # usage: the driver and the keys that join a cost line to usage of the same day
+    driver: str | None = None
+    join: dict[str, str] | None = None
+    # cost: the rules whose allocation is the basis
+    basis: list[str] | None = None
+    # even / fixed
+    targets: list[Target] | None = None
+
+    _match = field_validator("match", mode="before")(classmethod(lambda cls, v: _conditions(v)))
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError("rule names are lower-case snake_case, at most 63 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> Rule:
+        needs = {
+            "tags": ["dimensions"],
+            "usage": ["driver", "join"],
+            "cost": ["basis"],
+            "even": ["targets"],
+            "fixed": ["targets"],
+        }[self.method]
+        missing = [f for f in needs if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"method {self.method} needs {', '.join(missing)}")
+        if self.dimensions:
+            for dimension, sources in self.dimensions.items():
+                if dimension not in DIMENSIONS:
+                    raise ValueError(f"unknown dimension {dimension!r}: expected one of {', '.join(DIMENSIONS)}")
+                for source in sources:
+                    if not (source.startswith(("tag:", "owner:")) and len(source.split(":", 1)[1]) > 0):
+                        raise ValueError(f"dimension source {source!r} must be tag:<key> or owner:<name>")
+        for dimension in self.require:
+            if dimension not in DIMENSIONS:
+                raise ValueError(f"unknown dimension {dimension!r} in require")
+        if self.join:
+            for line_attribute, usage_key in self.join.items():
+                _check_attribute(line_attribute)
+                if usage_key not in USAGE_KEYS:
+                    raise ValueError(f"join key {usage_key!r} is not a usage column: one of {', '.join(USAGE_KEYS)}")
+        if self.driver is not None:
+            _check_driver(self.driver)
+        if self.method == "fixed":
+            weights = [t.weight for t in self.targets or []]
+            if any(w is None or w <= 0 for w in weights):
+                raise ValueError("every target of a fixed rule needs a positive weight")
+            if abs(sum(weights) - 1) > 1e-9:  # type: ignore[arg-type]
+                raise ValueError(f"weights of a fixed rule must sum to 1 (they sum to {sum(weights):g})")  # type: ignore[arg-type]
+        if self.method == "even" and any(t.weight is not None for t in self.targets or []):
+            raise ValueError("an even rule splits equally: remove the weights or use method fixed")
+        if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
+            raise ValueError("effective_to must be after effective_from")
+        return self
+
+
+DRIVERS = ("list_cost", "tokens", "input_tokens", "output_tokens", "requests")
+
+
+def _check_driver(driver: str) -> None:
+    if driver in DRIVERS or (driver.startswith("metric:") and NAME.match(driver[7:])):
+        return
+    raise ValueError(f"unknown driver {driver!r}: one of {', '.join(DRIVERS)} or metric:<name>")
+
+
+class CostCategoryRule(_Strict):
+    category: str
+    match: Match
+
+    _match = field_validator("match", mode="before")(classmethod(lambda cls, v: _conditions(v)))
+
+    @field_validator("category")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in COST_CATEGORIES:
+            raise ValueError(f"unknown cost category {value!r}: one of {', '.join(COST_CATEGORIES)}")
+        return value
+
+
+class Owner(_Strict):
+    """A mapping file (CSV with a `key` column and dimension columns) keyed by one cost-line attribute."""
+
+    name: str
+    file: Path
+    key: str
+
+    _key = field_validator("key")(classmethod(lambda cls, v: _check_attribute(v)))
+
+
+class AllocationConfig(_Strict):
+    owners: list[Owner] = Field(default_factory=list)
+    cost_categories: list[CostCategoryRule] = Field(default_factory=list)
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _references(self) -> AllocationConfig:
+        names = [r.name for r in self.rules]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"rule names must be unique: {', '.join(duplicates)}")
+        priorities = [r.priority for r in self.rules]
+        if len(set(priorities)) != len(priorities):
+            raise ValueError("rule priorities must be unique, so that the first matching rule is well defined")
+        owners = {o.name for o in self.owners}
+        for rule in self.rules:
+            for source in (s for sources in (rule.dimensions or {}).values() for s in sources):
+                if source.startswith("owner:") and source[6:] not in owners:
+                    raise ValueError(f"rule {rule.name}: owner {source[6:]!r} is not declared under owners")
+        _check_cost_rule_graph(self.rules)
+        return self
+
+    def ordered_rules(self) -> list[Rule]:
+        return sorted(self.rules, key=lambda r: r.priority)
+
+
+def _check_cost_rule_graph(rules: list[Rule]) -> None:
+    """Cost rules form a DAG. A basis must also come earlier (smaller priority): a rule's allocation is only
+    complete once every rule before it has taken its lines, which is what makes first-match-wins well defined."""
+    by_name = {r.name: r for r in rules}
+    for rule in rules:
+        for basis in rule.basis or []:
+            if basis not in by_name:
+                raise ValueError(f"rule {rule.name}: basis rule {basis!r} does not exist")
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            cycle = [*visiting[visiting.index(name) :], name]
+            raise ValueError(f"cost rules form a cycle: {' -> '.join(cycle)}")
+        visiting.append(name)
+        for basis in by_name[name].basis or []:
+            visit(basis)
+        visiting.pop()
+        done.add(name)
+
+    for rule in rules:
+        visit(rule.name)
+    for rule in rules:
+        for basis in rule.basis or []:
+            if by_name[basis].priority >= rule.priority:
+                raise ValueError(
+                    f"rule {rule.name}: basis rule {basis} must have a smaller priority "
+                    f"({by_name[basis].priority} >= {rule.priority})"
+                )
+
+
+SourceKindName = str
+
+
+class Source(_Strict):
+    """One input: a name, a kind (the format) and a local file, glob or folder. `{date}` in the path selects the
+    files of one day (`usage/{date}/*.jsonl`), so a nightly run reads only that day's files."""
+
+    name: str
+    kind: SourceKindName
+    path: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError("source names are lower-case snake_case, at most 63 characters")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        from assets.ingest import SOURCE_KINDS
+
+        if value not in SOURCE_KINDS:
+            raise ValueError(f"unknown source kind {value!r}: one of {', '.join(sorted(SOURCE_KINDS))}")
+        return value
+
+
+class AppConfig(_Strict):
+    """The whole of `apportion.yaml`."""
+
+    warehouse: Path = Path("data/warehouse.duckdb")
+    lake: Path = Path("data/lake")
+    reporting_currency: str = "USD"
+    cost_metric: Literal["EffectiveCost", "BilledCost"] = "EffectiveCost"
+    allocation: Path = Path("allocation.yaml")
+    prices: Path | None = Path("prices.yaml")
+    lookback_days: int = Field(default=3, ge=0, le=62)
+    memory_limit: str = "4GB"
+    sources: list[Source]
+
+    @field_validator("sources")
+    @classmethod
+    def _unique(cls, sources: list[Source]) -> list[Source]:
+        names = [s.name for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique: {', '.join(duplicates)}")
+        return sources
+
+
+class Settings(BaseModel):
+    """Everything a run needs, loaded and validated together."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path
+    app: AppConfig
+    allocation: AllocationConfig
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the YAML node at pydantic location `loc`, as far as it can be followed."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_yaml(path: Path, model: type[BaseModel]) -> Any:
+    """Load `path` into `model`, turning YAML and validation errors into one `ConfigError` with lines."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_of(node, loc)
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{path}:{line}: {where}: {message}" if line else f"{path}: {where}: {message}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def resolve(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (base / path)
+
+
+def load_settings(path: str | Path = "apportion.yaml") -> Settings:
+    """Read and validate `apportion.yaml` and the files it names; nothing reads data before this passes."""
+    path = Path(path).resolve()
+    app: AppConfig = parse_yaml(path, AppConfig)
+    base = path.parent
+    allocation_path = resolve(base, app.allocation)
+    allocation: AllocationConfig = parse_yaml(allocation_path, AllocationConfig)
+    for owner in allocation.owners:
+        owner_file = resolve(allocation_path.parent, owner.file)
+        if not owner_file.is_file():
+            raise ConfigError(f"{allocation_path}: owners.{owner.name}: file {owner_file} does not exist")
+    app = app.model_copy(
+        update={
+            "warehouse": resolve(base, app.warehouse),
+            "lake": resolve(base, app.lake),
+            "allocation": allocation_path,
+            "prices": resolve(base, app.prices) if app.prices else None,
+        }
+    )
+    allocation = allocation.model_copy(
+        update={
+            "owners": [
+                o.model_copy(update={"file": resolve(allocation_path.parent, o.file)}) for o in allocation.owners
+            ]
+        }
+    )
+    return Settings(path=path, app=app, allocation=allocation)

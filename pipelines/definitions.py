@@ -1,0 +1,22 @@
+"""The Dagster code location: every asset, check, job, schedule and resource of apportion."""
+
+import dagster as dg
+
+from assets.allocation.engine import allocated_lines
+from assets.checks import ALL_CHECKS
+from assets.marts import marts
+from assets.pricing import priced_usage
+from assets.staging import raw_files, staging_tables
+from assets.warehouse import warehouse
+from pipelines.resources import ApportionConfig
+from pipelines.schedules import nightly, nightly_job
+
+ASSETS = [raw_files, staging_tables, priced_usage, allocated_lines, marts, warehouse]
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    asset_checks=ALL_CHECKS,
+    jobs=[nightly_job],
+    schedules=[nightly],
+    resources={"apportion": ApportionConfig()},
+)

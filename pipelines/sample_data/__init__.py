@@ -1,0 +1,176 @@
+"""Deterministic sample data for apportion: a week (or any span) of AI usage and the bills that go with it.
+
+`generate(out_dir, start=..., days=7, calls_per_day=20_000, seed=7, usage_format="jsonl")` writes, per day
+`D` (ISO `YYYY-MM-DD`):
+
+- `usage/D/calls.jsonl` (or `usage/D/part-0000.parquet`, one part per chunk of 250k calls): canonical usage
+  events, one per model call, vector query or retry attempt, with exactly the columns of
+  `assets.schemas.USAGE_EVENTS`. Every logged call except those of `support_agent`.
+- `otlp/D/spans.jsonl`: the `support_agent` calls as OpenTelemetry GenAI spans, collector file-exporter
+  format (one `ExportTraceServiceRequest` per line, 500 spans each; about half the batches use the
+  deprecated `gen_ai.system` and, independently, about half write `intValue` as strings).
+- `focus/D/cloud_bill.csv`: FOCUS 1.3 cloud bill: a reserved GPU cluster serving the self-hosted
+  `llama-3.1-70b` (Purchase fee, Used and Unused hours), Amazon Bedrock token lines (list x 0.97),
+  Pinecone and Datadog via the AWS Marketplace, EC2 / S3 / data transfer lines in three sub accounts
+  (40 % untagged), a Tax line on even days and a Bedrock Credit on every third day.
+- `vendor_costs/D/openai.csv`, `vendor_costs/D/anthropic.csv`: FOCUS 1.3 vendor cost reports, one line per
+  (model, api key, token type), billed at list x 0.92 (OpenAI) / 0.95 (Anthropic). They bill the logged
+  calls, ~2 % more that never reached the telemetry and ~1 % on `key_orphan`, a key nobody owns.
+
+The world (teams, keys, features, 150 skewed customers, four agents running classify, embed, vector query,
+plan, 0-3 tool calls, generate, validate; models of OpenAI, Anthropic, Bedrock and a self-hosted Llama) is
+in `universe.py`. About 7 % of model calls are retried once after an error and 2 % fail outright; prompt
+caches are read on OpenAI and Anthropic and written on Anthropic; mean input tokens grow 3 % a day from
+`start`; 15 % of prompts recur from a small pool. Prompts appear only as sha256 hashes of synthetic ids,
+never as text.
+
+The same arguments give byte-identical files. Calls are drawn and written in chunks, so a day of 10M calls
+runs in bounded memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import ExitStack
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipelines.sample_data import universe as u
+from pipelines.sample_data.bills import VENDORS, DayActivity, VendorSpend, cloud_rows, money, vendor_rows
+from pipelines.sample_data.calls import ChunkSpec, generate_chunk, token_totals
+from pipelines.sample_data.writers import (
+    otlp_lines,
+    write_focus_csv,
+    write_lines,
+    write_usage_jsonl,
+    write_usage_parquet,
+)
+
+__all__ = ["generate"]
+
+CHUNK_ROWS = 250_000
+
+
+def generate(
+    out_dir: Path,
+    *,
+    start: dt.date,
+    days: int = 7,
+    calls_per_day: int = 20_000,
+    seed: int = 7,
+    usage_format: Literal["jsonl", "parquet"] = "jsonl",
+) -> dict[str, Any]:
+    """Write the sample files under `out_dir` and return a summary: files written (relative paths), calls per
+    day (logged = usage rows + OTLP spans), billed totals per source and the vendor reports' spend split.
+    Money in the summary is `Decimal`."""
+    if days < 1 or calls_per_day < 1:
+        raise ValueError("days and calls_per_day must be at least 1")
+    if usage_format not in ("jsonl", "parquet"):
+        raise ValueError(f"usage_format must be jsonl or parquet, not {usage_format!r}")
+    out_dir = Path(out_dir)
+    files: list[Path] = []
+    calls: dict[str, dict[str, int]] = {}
+    billed = {"cloud_bill": Decimal(0), **{p: Decimal(0) for p in VENDORS}}
+    spend = {p: VendorSpend() for p in VENDORS}
+
+    with duckdb.connect() as con:
+        for offset in range(days):
+            day = start + dt.timedelta(days=offset)
+            activity, counts, written = _write_calls(con, out_dir, day, offset, calls_per_day, seed, usage_format)
+            calls[day.isoformat()] = counts
+            files.extend(written)
+
+            rng = np.random.default_rng([seed, 1, offset])
+            cloud = cloud_rows(day, offset, activity, rng)
+            files.append(_write_csv(cloud, out_dir / "focus" / day.isoformat() / "cloud_bill.csv"))
+            billed["cloud_bill"] += _billed(cloud)
+            for provider in VENDORS:
+                rows, day_spend = vendor_rows(provider, day, activity.totals, rng)
+                files.append(_write_csv(rows, out_dir / "vendor_costs" / day.isoformat() / f"{provider}.csv"))
+                billed[provider] += _billed(rows)
+                spend[provider].add(day_spend)
+
+    return {
+        "out_dir": str(out_dir),
+        "start": start.isoformat(),
+        "days": days,
+        "seed": seed,
+        "usage_format": usage_format,
+        "files": sorted(f.relative_to(out_dir).as_posix() for f in files),
+        "calls_per_day": calls,
+        "billed": billed,
+        "vendor_spend": {
+            p: {
+                "factor": Decimal(u.VENDOR_FACTORS[p]),
+                "logged_list": s.logged_list,
+                "logged": s.logged,
+                "unlogged": s.unlogged,
+                "orphan": s.orphan,
+                "billed": s.billed,
+            }
+            for p, s in spend.items()
+        },
+    }
+
+
+def _write_calls(
+    con: duckdb.DuckDBPyConnection,
+    out_dir: Path,
+    day: dt.date,
+    offset: int,
+    n_calls: int,
+    seed: int,
+    usage_format: str,
+) -> tuple[DayActivity, dict[str, int], list[Path]]:
+    """Generate and write one day's calls chunk by chunk; keep only their per-key token totals."""
+    usage_dir = out_dir / "usage" / day.isoformat()
+    otlp_path = out_dir / "otlp" / day.isoformat() / "spans.jsonl"
+    usage_dir.mkdir(parents=True, exist_ok=True)
+    otlp_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in [*usage_dir.glob("part-*.parquet"), usage_dir / "calls.jsonl"]:
+        stale.unlink(missing_ok=True)
+
+    written = [otlp_path]
+    totals, vector_queries, usage_rows, spans = [], 0, 0, 0
+    jsonl_path = usage_dir / "calls.jsonl"
+    with ExitStack() as stack:
+        otlp = stack.enter_context(otlp_path.open("wb"))
+        jsonl = stack.enter_context(jsonl_path.open("wb")) if usage_format == "jsonl" else None
+        for chunk, lo in enumerate(range(0, n_calls, CHUNK_ROWS)):
+            hi = min(n_calls, lo + CHUNK_ROWS)
+            frame = generate_chunk(ChunkSpec(seed, day, offset, chunk, hi - lo, lo / n_calls, hi / n_calls), con)
+            totals.append(token_totals(frame))
+            vector_queries += int((frame["operation"] == "vector_query").sum())
+            in_otlp = pl.col("agent").eq_missing(u.OTLP_AGENT)
+            usage = frame.filter(~in_otlp)
+            if jsonl is not None:
+                write_usage_jsonl(usage, jsonl)
+            else:
+                part = usage_dir / f"part-{chunk:04d}.parquet"
+                write_usage_parquet(usage, part)
+                written.append(part)
+            span_frame = frame.filter(in_otlp)
+            write_lines(otlp_lines(span_frame, np.random.default_rng([seed, 2, offset, chunk])), otlp)
+            usage_rows += usage.height
+            spans += span_frame.height
+    if usage_format == "jsonl":
+        written.append(jsonl_path)
+
+    day_totals = pl.concat(totals).group_by("provider", "model", "api_key_id").agg(pl.all().sum())
+    activity = DayActivity(day_totals, vector_queries, n_calls - vector_queries)
+    counts = {"logged": n_calls, "usage_rows": usage_rows, "otlp_spans": spans}
+    return activity, counts, written
+
+
+def _write_csv(rows: list[dict[str, str]], path: Path) -> Path:
+    write_focus_csv(rows, path)
+    return path
+
+
+def _billed(rows: list[dict[str, str]]) -> Decimal:
+    return Decimal(money(sum((Decimal(r["BilledCost"]) for r in rows), Decimal(0))))

@@ -1,0 +1,410 @@
+"""The day's cost files as FOCUS 1.3 rows: the cloud bill and the OpenAI / Anthropic cost reports.
+
+Token-priced lines are list price (genai-prices, base tier) times a negotiated factor, computed from the day's
+logged token totals, so the pipeline can reconcile its own per-call pricing against them; the vendor reports
+also carry what the telemetry never saw (unlogged calls, the orphan key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+
+import numpy as np
+import polars as pl
+from genai_prices import Usage, calc_price
+
+from pipelines.sample_data import universe as u
+
+TEN_PLACES = Decimal("1e-10")
+ZERO = Decimal(0)
+PRICE_PROBE_TOKENS = 100_000
+"""Below every long-context tier: unit prices are the base tier."""
+TOKEN_TYPES = {
+    "uncached_input": "Input Tokens",
+    "cache_read": "Cached Input Tokens",
+    "cache_write_5m": "Cache Write Tokens",
+    "cache_write_1h": "Cache Write 1h Tokens",
+    "output": "Output Tokens",
+}
+"""Billable token bucket (a column of `calls.token_totals`) -> SkuMeter."""
+VENDORS = {
+    "openai": ("OpenAI", "OpenAI API", "org-acme", "Acme Corp", "proj_prod", "production"),
+    "anthropic": ("Anthropic", "Anthropic API", "org_acme", "Acme Corp", "wrkspc_prod", "production"),
+}
+"""provider id -> (provider name, service name, billing account id and name, sub account id and name)."""
+AWS = "AWS"
+AWS_ISSUER = "Amazon Web Services, Inc."
+RowFactory = Callable[..., dict[str, str]]
+"""Builds a cloud bill row in a sub account: `factory(sub_account, **columns)`."""
+
+
+def money(value: Decimal) -> str:
+    return format(value.quantize(TEN_PLACES), "f")
+
+
+@cache
+def unit_price(provider: str, model: str, token_type: str, day: dt.date) -> Decimal:
+    """List price of one token of `token_type`, from genai-prices at noon UTC of `day`."""
+    n = PRICE_PROBE_TOKENS
+    usage = {
+        "uncached_input": Usage(input_tokens=n),
+        "cache_read": Usage(input_tokens=n, cache_read_tokens=n),
+        "cache_write_5m": Usage(input_tokens=n, cache_write_tokens=n),
+        "cache_write_1h": Usage(input_tokens=n, cache_write_tokens=n, cache_write_1h_tokens=n),
+        "output": Usage(output_tokens=n),
+    }[token_type]
+    when = dt.datetime.combine(day, dt.time(12), dt.UTC)
+    return calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price / n
+
+
+@dataclass
+class VendorSpend:
+    """What one vendor report bills, split by where the usage came from (all after the negotiated factor)."""
+
+    logged_list: Decimal = ZERO
+    logged: Decimal = ZERO
+    unlogged: Decimal = ZERO
+    orphan: Decimal = ZERO
+
+    @property
+    def billed(self) -> Decimal:
+        return self.logged + self.unlogged + self.orphan
+
+    def add(self, other: VendorSpend) -> None:
+        self.logged_list += other.logged_list
+        self.logged += other.logged
+        self.unlogged += other.unlogged
+        self.orphan += other.orphan
+
+
+def _periods(day: dt.date) -> dict[str, str]:
+    month = day.replace(day=1)
+    next_month = (month + dt.timedelta(days=32)).replace(day=1)
+    return {
+        "BillingCurrency": "USD",
+        "BillingPeriodStart": f"{month.isoformat()}T00:00:00Z",
+        "BillingPeriodEnd": f"{next_month.isoformat()}T00:00:00Z",
+        "ChargePeriodStart": f"{day.isoformat()}T00:00:00Z",
+        "ChargePeriodEnd": f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00Z",
+    }
+
+
+def _costs(billed: Decimal, effective: Decimal, list_: Decimal, contracted: Decimal) -> dict[str, str]:
+    return {
+        "BilledCost": money(billed),
+        "EffectiveCost": money(effective),
+        "ListCost": money(list_),
+        "ContractedCost": money(contracted),
+    }
+
+
+def _quantity(quantity: Decimal | int, unit: str) -> dict[str, str]:
+    return {
+        "PricingQuantity": str(quantity),
+        "PricingUnit": unit,
+        "ConsumedQuantity": str(quantity),
+        "ConsumedUnit": unit,
+    }
+
+
+def vendor_rows(
+    provider: str, day: dt.date, totals: pl.DataFrame, rng: np.random.Generator
+) -> tuple[list[dict[str, str]], VendorSpend]:
+    """One Usage line per (model, api key, token type) of `provider`, from the day's logged `totals`."""
+    name, service, account_id, account_name, sub_id, sub_name = VENDORS[provider]
+    factor = Decimal(u.VENDOR_FACTORS[provider])
+    unlogged_share = dict(zip(u.API_KEYS.values(), rng.uniform(*u.UNLOGGED_SHARE, len(u.API_KEYS)), strict=True))
+    orphan_share = rng.uniform(*u.ORPHAN_SHARE)
+    own = totals.filter(pl.col("provider") == provider).sort("model", "api_key_id")
+    common = {
+        **_periods(day),
+        "BillingAccountId": account_id,
+        "BillingAccountName": account_name,
+        "SubAccountId": sub_id,
+        "SubAccountName": sub_name,
+        "ChargeCategory": "Usage",
+        "ChargeFrequency": "Usage-Based",
+        "InvoiceIssuerName": name,
+        "ServiceProviderName": name,
+        "ServiceCategory": "AI and Machine Learning",
+        "ServiceSubcategory": "Generative AI",
+        "ServiceName": service,
+        "InvoiceId": f"INV-{provider.upper()}-{day:%Y%m}",
+        "x_Provider": provider,
+    }
+    spend = VendorSpend()
+    rows: list[dict[str, str]] = []
+
+    def line(model: str, key: str, token_type: str, quantity: int) -> None:
+        list_cost = quantity * unit_price(provider, model, token_type, day)
+        meter = TOKEN_TYPES[token_type]
+        billed = list_cost * factor
+        rows.append(
+            {
+                **common,
+                **_costs(billed, billed, list_cost, billed),
+                "ChargeDescription": f"{model} {meter}",
+                "SkuId": f"{model}:{token_type}",
+                "SkuMeter": meter,
+                **_quantity(quantity, "Tokens"),
+                "x_Model": model,
+                "x_ApiKeyId": key,
+            }
+        )
+
+    for rec in own.iter_rows(named=True):  # one per (model, key): a few dozen a day
+        for token_type in TOKEN_TYPES:
+            logged = rec[token_type]
+            extra = round(logged * unlogged_share[rec["api_key_id"]])
+            if logged + extra:
+                line(rec["model"], rec["api_key_id"], token_type, logged + extra)
+                price = unit_price(provider, rec["model"], token_type, day)
+                spend.logged_list += logged * price
+                spend.logged += logged * price * factor
+                spend.unlogged += extra * price * factor
+    per_model = own.group_by("model").agg(pl.col(t).sum() for t in TOKEN_TYPES).sort("model")
+    for rec in per_model.iter_rows(named=True):
+        for token_type in TOKEN_TYPES:
+            if quantity := round(rec[token_type] * orphan_share):
+                line(rec["model"], u.ORPHAN_KEY, token_type, quantity)
+                spend.orphan += quantity * unit_price(provider, rec["model"], token_type, day) * factor
+    return rows, spend
+
+
+@dataclass(frozen=True)
+class DayActivity:
+    """What the day's logged calls drive on the cloud bill."""
+
+    totals: pl.DataFrame
+    """`calls.token_totals` of all the day's logged calls."""
+    vector_queries: int
+    llm_spans: int
+
+
+def cloud_rows(day: dt.date, day_offset: int, activity: DayActivity, rng: np.random.Generator) -> list[dict[str, str]]:
+    """The day's cloud bill: GPU reservation, Bedrock, Pinecone, Datadog, plain resources, tax and credit."""
+    account_id, account_name = u.BILLING_ACCOUNT
+    base = {**_periods(day), "BillingAccountId": account_id, "BillingAccountName": account_name}
+
+    def aws(sub_account: str, **cols: str) -> dict[str, str]:
+        return {
+            **base,
+            "SubAccountId": u.SUB_ACCOUNTS[sub_account],
+            "SubAccountName": sub_account,
+            "InvoiceIssuerName": AWS_ISSUER,
+            "ServiceProviderName": AWS,
+            "HostProviderName": AWS,
+            "RegionId": u.REGION,
+            "InvoiceId": f"INV-AWS-{day:%Y%m}",
+            **cols,
+        }
+
+    rows: list[dict[str, str]] = []
+    rows.extend(_gpu_rows(aws, rng))
+    bedrock = _bedrock_rows(aws, day, activity.totals)
+    rows.extend(bedrock)
+    marketplace = {"InvoiceIssuerName": AWS_ISSUER, "InvoiceId": f"INV-AWSMP-{day:%Y%m}"}
+    read_units = activity.vector_queries * u.PINECONE_READ_UNITS_PER_QUERY
+    pinecone_cost = read_units * Decimal(u.PINECONE_READ_UNIT_PRICE)
+    rows.append(
+        aws(
+            "shared",
+            **marketplace,
+            **_costs(pinecone_cost, pinecone_cost, pinecone_cost, pinecone_cost),
+            HostProviderName=AWS,
+            ChargeCategory="Usage",
+            ChargeFrequency="Usage-Based",
+            ChargeDescription="Pinecone Serverless read units (AWS Marketplace)",
+            ServiceProviderName="Pinecone",
+            ServiceCategory="Databases",
+            ServiceSubcategory="Other (Databases)",
+            ServiceName="Pinecone Serverless",
+            ResourceId="pinecone-index-kb-prod",
+            ResourceName="kb-prod",
+            ResourceType="Vector Index",
+            SkuId="pinecone-serverless-read-units",
+            SkuMeter="Read Units",
+            **_quantity(read_units, "Read Units"),
+            x_Provider="pinecone",
+        )
+    )
+    datadog_cost = activity.llm_spans * Decimal(u.DATADOG_SPAN_PRICE)
+    rows.append(
+        aws(
+            "shared",
+            **marketplace,
+            **_costs(datadog_cost, datadog_cost, datadog_cost, datadog_cost),
+            RegionId="",
+            HostProviderName="",
+            ChargeCategory="Usage",
+            ChargeFrequency="Usage-Based",
+            ChargeDescription="Datadog LLM Observability spans (AWS Marketplace)",
+            ServiceProviderName="Datadog",
+            ServiceCategory="Management and Governance",
+            ServiceSubcategory="Observability",
+            ServiceName="Datadog LLM Observability",
+            SkuId="datadog-llm-obs-spans",
+            SkuMeter="LLM Spans",
+            **_quantity(activity.llm_spans, "Requests"),
+        )
+    )
+    rows.extend(_resource_rows(aws, rng))
+    if day_offset % 2 == 0:
+        subtotal = sum((Decimal(r["BilledCost"]) for r in rows), ZERO)
+        tax = subtotal * Decimal(u.TAX_RATE)
+        rows.append(
+            aws(
+                "shared",
+                **_costs(tax, tax, tax, tax),
+                ChargeCategory="Tax",
+                ChargeFrequency="Usage-Based",
+                ChargeDescription="Sales tax",
+                ServiceCategory="Other",
+                ServiceSubcategory="Other (Other)",
+                ServiceName="Tax",
+                RegionId="",
+            )
+        )
+    if day_offset % 3 == 1:
+        credit = -sum((Decimal(r["BilledCost"]) for r in bedrock), ZERO) * Decimal("0.05")
+        rows.append(
+            aws(
+                "ml-prod",
+                **_costs(credit, credit, ZERO, ZERO),
+                ChargeCategory="Credit",
+                ChargeFrequency="One-Time",
+                ChargeDescription="Promotional credit applied to Amazon Bedrock",
+                ServiceCategory="AI and Machine Learning",
+                ServiceSubcategory="Generative AI",
+                ServiceName="Amazon Bedrock",
+                x_Provider="aws",
+            )
+        )
+    return rows
+
+
+def _gpu_rows(aws: RowFactory, rng: np.random.Generator) -> list[dict[str, str]]:
+    """A no-upfront reservation: the day's fee as a Purchase, its amortized cost on Used and Unused lines."""
+    hours = Decimal(u.GPU_COUNT * 24)
+    used = (hours * Decimal(1 - rng.uniform(*u.IDLE_SHARE))).quantize(Decimal("0.01"))
+    idle = hours - used
+    effective, list_price = Decimal(u.GPU_HOUR_EFFECTIVE), Decimal(u.GPU_HOUR_LIST)
+    fee = hours * effective
+    compute = {
+        "ServiceCategory": "Compute",
+        "ServiceSubcategory": "Virtual Machines",
+        "ServiceName": "Amazon EC2",
+        "SkuId": "BoxUsage:p5.48xlarge",
+        "CommitmentDiscountId": u.GPU_RESERVATION,
+    }
+    cluster = {
+        **compute,
+        "ChargeCategory": "Usage",
+        "ChargeFrequency": "Usage-Based",
+        "ResourceId": u.GPU_CLUSTER,
+        "ResourceName": f"{u.GPU_CLUSTER} ({u.GPU_COUNT}x H100, p5.48xlarge)",
+        "ResourceType": "GPU Cluster",
+        "SkuMeter": "GPU-Hours",
+        "x_Provider": "self-hosted",
+        "x_Model": "llama-3.1-70b",
+    }
+    return [
+        aws(
+            "ml-prod",
+            **compute,
+            **_costs(fee, ZERO, fee, fee),
+            ChargeCategory="Purchase",
+            ChargeFrequency="Recurring",
+            ChargeDescription="p5.48xlarge reserved instance, 1 year no upfront: daily fee",
+            ResourceId=u.GPU_RESERVATION,
+            ResourceName="llama-serving reservation",
+            ResourceType="Reserved Instance",
+            SkuMeter="GPU-Hours",
+            PricingQuantity=str(hours),
+            PricingUnit="GPU-Hours",
+        ),
+        aws(
+            "ml-prod",
+            **cluster,
+            **_costs(ZERO, used * effective, used * list_price, used * list_price),
+            ChargeDescription="Reserved GPU-hours used by llama-3.1-70b serving",
+            CommitmentDiscountStatus="Used",
+            **_quantity(used, "GPU-Hours"),
+        ),
+        aws(
+            "ml-prod",
+            **cluster,
+            **_costs(ZERO, idle * effective, ZERO, ZERO),
+            ChargeDescription="Unused reserved GPU-hours: cluster idle",
+            CommitmentDiscountStatus="Unused",
+            **_quantity(idle, "GPU-Hours"),
+        ),
+    ]
+
+
+def _bedrock_rows(aws: RowFactory, day: dt.date, totals: pl.DataFrame) -> list[dict[str, str]]:
+    factor = Decimal(u.BEDROCK_FACTOR)
+    per_model = (
+        totals.filter(pl.col("provider") == "aws")
+        .group_by("model")
+        .agg(pl.col("uncached_input").sum(), pl.col("output").sum())
+        .sort("model")
+    )
+    rows = []
+    for rec in per_model.iter_rows(named=True):
+        for token_type in ("uncached_input", "output"):
+            if not (quantity := rec[token_type]):
+                continue
+            list_cost = quantity * unit_price("aws", rec["model"], token_type, day)
+            meter = TOKEN_TYPES[token_type]
+            rows.append(
+                aws(
+                    "ml-prod",
+                    **_costs(list_cost * factor, list_cost * factor, list_cost, list_cost * factor),
+                    ChargeCategory="Usage",
+                    ChargeFrequency="Usage-Based",
+                    ChargeDescription=f"Amazon Bedrock {rec['model']} {meter}",
+                    ServiceCategory="AI and Machine Learning",
+                    ServiceSubcategory="Generative AI",
+                    ServiceName="Amazon Bedrock",
+                    ResourceId=f"arn:aws:bedrock:{u.REGION}::foundation-model/{rec['model']}",
+                    ResourceName=rec["model"],
+                    ResourceType="Foundation Model",
+                    SkuId=f"{rec['model']}:{token_type}",
+                    SkuMeter=meter,
+                    **_quantity(quantity, "Tokens"),
+                    x_Provider="aws",
+                    x_Model=rec["model"],
+                )
+            )
+    return rows
+
+
+def _resource_rows(aws: RowFactory, rng: np.random.Generator) -> Iterator[dict[str, str]]:
+    jitter = rng.lognormal(0, 0.15, len(u.RESOURCES))
+    for r, j in zip(u.RESOURCES, jitter, strict=True):
+        quantity = Decimal(r.quantity * j).quantize(Decimal("0.01"))
+        cost = quantity * Decimal(r.unit_price)
+        tags = json.dumps({"team": r.team, "feature": r.feature}, separators=(",", ":")) if r.team else ""
+        yield aws(
+            r.sub_account,
+            **_costs(cost, cost, cost, cost),
+            ChargeCategory="Usage",
+            ChargeFrequency="Usage-Based",
+            ChargeDescription=f"{r.service} {r.sku_meter} {r.resource_id}",
+            ServiceCategory=r.category,
+            ServiceSubcategory=r.subcategory,
+            ServiceName=r.service,
+            ResourceId=r.resource_id,
+            ResourceName=r.resource_id,
+            ResourceType=r.resource_type,
+            SkuId=f"{r.service}:{r.sku_meter}",
+            SkuMeter=r.sku_meter,
+            **_quantity(quantity, r.unit),
+            Tags=tags,
+        )

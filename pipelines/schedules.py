@@ -1,0 +1,24 @@
+"""The nightly run: yesterday, plus a lookback window for late and restated data (re-runs are idempotent)."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from pipelines.partitions import START_DATE
+from pipelines.resources import ApportionConfig
+
+nightly_job = dg.define_asset_job("nightly", selection=dg.AssetSelection.all(), description="Every layer, one day.")
+
+
+def nightly_days(today: date, lookback_days: int) -> list[date]:
+    """Yesterday and the `lookback_days` before it, oldest first, never before the first partition."""
+    first = date.fromisoformat(START_DATE)
+    days = [today - timedelta(days=i) for i in range(lookback_days + 1, 0, -1)]
+    return [d for d in days if d >= first]
+
+
+@dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone="UTC")
+def nightly(context: dg.ScheduleEvaluationContext, apportion: ApportionConfig):
+    today = context.scheduled_execution_time.date()
+    for day in nightly_days(today, apportion.settings().app.lookback_days):
+        yield dg.RunRequest(run_key=f"{day.isoformat()}@{today.isoformat()}", partition_key=day.isoformat())

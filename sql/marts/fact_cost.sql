@@ -1,0 +1,78 @@
+-- fact_cost: one row per day × team × feature × customer × agent × workflow × provider × model × cost category
+-- × allocation rule × source × retry flag; amounts in the reporting currency. Token and request counts come from
+-- the usage sources, on rows of rule 'telemetry' that carry no amount, so that summing either never double counts.
+with allocated as (
+    select
+        charge_date,
+        coalesce(team, 'unallocated') as team,
+        coalesce(feature, 'unallocated') as feature,
+        coalesce(customer, 'unallocated') as customer,
+        coalesce(agent, 'unallocated') as agent,
+        coalesce(workflow, 'unallocated') as workflow,
+        provider,
+        model,
+        cost_category,
+        allocation_rule,
+        source,
+        coalesce(is_retry, false) as is_retry,
+        unallocated_reason,
+        sum(amount) as amount_usd,
+        0::hugeint as input_tokens,
+        0::hugeint as output_tokens,
+        0::hugeint as requests
+    from allocated_lines_day
+    group by
+        charge_date, team, feature, customer, agent, workflow, provider, model, cost_category, allocation_rule,
+        source, is_retry, unallocated_reason
+),
+
+telemetry as (
+    select
+        $charge_date::date as charge_date,
+        coalesce(team, 'unallocated') as team,
+        coalesce(feature, 'unallocated') as feature,
+        coalesce(customer, 'unallocated') as customer,
+        coalesce(agent, 'unallocated') as agent,
+        coalesce(workflow, 'unallocated') as workflow,
+        provider,
+        model,
+        case
+            when operation = 'embeddings' then 'embeddings'
+            when operation = 'vector_query' then 'vector_db'
+            else 'inference'
+        end as cost_category,
+        'telemetry' as allocation_rule,
+        x_Source as source,
+        coalesce(attempt, 1) > 1 as is_retry,
+        null as unallocated_reason,
+        0::decimal(38, 10) as amount_usd,
+        sum(coalesce(input_tokens, 0))::hugeint as input_tokens,
+        sum(coalesce(output_tokens, 0))::hugeint as output_tokens,
+        sum(coalesce(request_count, 1))::hugeint as requests
+    from priced_day
+    group by
+        team, feature, customer, agent, workflow, provider, model, cost_category, x_Source, is_retry
+)
+
+select
+    charge_date,
+    team,
+    feature,
+    customer,
+    agent,
+    workflow,
+    provider,
+    model,
+    cost_category,
+    allocation_rule,
+    source,
+    is_retry,
+    unallocated_reason,
+    amount_usd,
+    input_tokens::bigint as input_tokens,
+    output_tokens::bigint as output_tokens,
+    requests::bigint as requests
+from (select * from allocated union all select * from telemetry)
+order by
+    team, feature, customer, agent, workflow, provider, model, cost_category, allocation_rule, source, is_retry,
+    unallocated_reason

@@ -1,0 +1,46 @@
+-- reconciliation: per day and configured source, the source's cost against what the fact table holds for it
+with sources as (
+    select unnest($source_names) as source, unnest($source_kinds) as kind
+),
+
+source_totals as (
+    select x_Source as source, sum(case when $cost_metric = 'BilledCost' then BilledCost else EffectiveCost end) as total, count(*) as lines
+    from cost_lines_day
+    group by x_Source
+),
+
+fact_totals as (
+    select
+        source,
+        sum(case when allocation_rule <> 'unallocated' then amount_usd else 0 end) as allocated,
+        sum(case when allocation_rule = 'unallocated' then amount_usd else 0 end) as unallocated
+    from fact_day
+    group by source
+),
+
+quarantined as (
+    select source, count(*) as rows_quarantined from quarantine_day group by source
+),
+
+files as (
+    select source, count(*) as files from manifest_day group by source
+)
+
+select
+    $charge_date::date as charge_date,
+    s.source,
+    s.kind,
+    coalesce(f.files, 0) as files,
+    coalesce(t.lines, 0) as cost_lines,
+    coalesce(q.rows_quarantined, 0) as rows_quarantined,
+    coalesce(t.total, 0)::decimal(38, 10) as source_total,
+    coalesce(a.allocated, 0)::decimal(38, 10) as allocated,
+    coalesce(a.unallocated, 0)::decimal(38, 10) as unallocated,
+    (coalesce(t.total, 0) - coalesce(a.allocated, 0) - coalesce(a.unallocated, 0))::decimal(38, 10) as difference,
+    coalesce(f.files, 0) > 0 as complete
+from sources s
+left join source_totals t on s.source = t.source
+left join fact_totals a on s.source = a.source
+left join quarantined q on s.source = q.source
+left join files f on s.source = f.source
+order by s.source

@@ -1,0 +1,42 @@
+-- cost_lines_candidates: the typed rows of one source that charge on $charge_date, with their share of that day
+-- (a line whose charge period spans n days puts amount × 1/n on each, exactly: the shares telescope to the amount)
+create or replace temp table cost_lines_candidates as
+with in_day as (
+    select
+        *,
+        date_diff('day', ChargePeriodStart::date, (ChargePeriodEnd - interval 1 microsecond)::date) + 1 as n_days,
+        date_diff('day', ChargePeriodStart::date, $charge_date::date) as day_index
+    from src_staged
+    where $charge_date::date between ChargePeriodStart::date and (ChargePeriodEnd - interval 1 microsecond)::date
+),
+
+units as (
+    select
+        *,
+        cast(BilledCost * 10000000000 as hugeint) as billed_units,
+        cast(EffectiveCost * 10000000000 as hugeint) as effective_units,
+        cast(ListCost * 10000000000 as hugeint) as list_units,
+        cast(ContractedCost * 10000000000 as hugeint) as contracted_units
+    from in_day
+)
+
+select
+    * exclude (
+        BilledCost, EffectiveCost, ListCost, ContractedCost, billed_units, effective_units, list_units,
+        contracted_units, n_days, day_index
+    ),
+    cast((billed_units * (day_index + 1)) // n_days - (billed_units * day_index) // n_days as decimal(38, 0))
+    * 0.0000000001 as BilledCost,
+    cast((effective_units * (day_index + 1)) // n_days - (effective_units * day_index) // n_days as decimal(38, 0))
+    * 0.0000000001 as EffectiveCost,
+    cast((list_units * (day_index + 1)) // n_days - (list_units * day_index) // n_days as decimal(38, 0))
+    * 0.0000000001 as ListCost,
+    cast((contracted_units * (day_index + 1)) // n_days - (contracted_units * day_index) // n_days as decimal(38, 0))
+    * 0.0000000001 as ContractedCost,
+    $source as x_Source,
+    md5($source || '|' || parse_filename(_file) || '|' || _row::varchar) as x_LineId,
+    case
+        when upper(BillingCurrency) <> upper($reporting_currency)
+            then 'no FX rate from ' || BillingCurrency || ' to ' || $reporting_currency
+    end as reject_reason
+from units

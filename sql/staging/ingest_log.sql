@@ -1,0 +1,25 @@
+-- ingest_log: per source file read for $charge_date: rows in = rows valid + rows quarantined (over all its days)
+with read_rows as (
+    select _file, count(*) as rows_read from src_raw group by _file
+),
+
+staged as (
+    select _file, count(*) as rows_valid from src_staged group by _file
+),
+
+rejected as (
+    select source_file as _file, count(*) as rows_quarantined from src_rejected group by source_file
+)
+
+select
+    $source as source,
+    $kind as kind,
+    parse_filename(r._file) as source_file,
+    r.rows_read,
+    coalesce(s.rows_valid, 0) as rows_valid,
+    coalesce(q.rows_quarantined, 0) as rows_quarantined,
+    r.rows_read = coalesce(s.rows_valid, 0) + coalesce(q.rows_quarantined, 0) as balanced
+from read_rows r
+left join staged s on r._file = s._file
+left join rejected q on r._file = q._file
+order by source_file
