@@ -8,8 +8,6 @@ DAYS ?= 7
 CALLS ?= 20000
 END := $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 export DAGSTER_HOME := $(CURDIR)
-export DAGSTER_STORAGE_DIR := $(CURDIR)/var/storage
-export DAGSTER_COMPUTE_LOG_DIR := $(CURDIR)/var/compute_logs
 
 .PHONY: install demo test lint dev clean
 

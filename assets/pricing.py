@@ -285,8 +285,7 @@ def _rows_at(usage: ModelRef, day: date, time_of_day: time, overrides: PriceOver
     source = CATALOG_SOURCE + (f"; discount:{discount.name}" if discount else "") + via
     at = datetime.combine(day, time_of_day, UTC)
     by_tier = {
-        tier: _thresholds(info.get_prices(at, context or None))
-        for tier, context in _tier_contexts(info, own).items()
+        tier: _thresholds(info.get_prices(at, context or None)) for tier, context in _tier_contexts(info, own).items()
     }
     return {
         _Row(tier, m, tuple(_scaled(p, factor) for p in prices), info.id, source)
@@ -416,7 +415,8 @@ def price_day(settings: Settings, day: date) -> dict[str, Any]:
     register_day_view(con, lake, "usage_events", day, "usage_day", STAGED_USAGE_EVENTS)
     price_usage(con, overrides)
     rows = write_parquet(
-        con, "select * from priced_day order by x_Source, x_SourceFile, x_SourceRow",
+        con,
+        "select * from priced_day order by x_Source, x_SourceFile, x_SourceRow",
         lake.partition_file("priced_usage", day),
     )
     unpriced = con.execute("select provider, model, calls from unpriced_models order by calls desc").fetchall()

@@ -339,7 +339,7 @@ class AppConfig(_Strict):
 
     warehouse: Path = Path("data/warehouse.duckdb")
     lake: Path = Path("data/lake")
-    reporting_currency: str = "USD"
+    reporting_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     cost_metric: Literal["EffectiveCost", "BilledCost"] = "EffectiveCost"
     allocation: Path = Path("allocation.yaml")
     prices: Path | None = Path("prices.yaml")

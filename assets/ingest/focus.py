@@ -3,7 +3,9 @@
 The staging names are FOCUS 1.3/1.4's; older files differ in who sells and who hosts. FOCUS ≤ 1.2 has
 `ProviderName` (the platform that made the charge available) and `PublisherName` (who produced what was
 bought: a Marketplace seller when it differs from the provider); 1.3 added `ServiceProviderName` (who sells)
-and `HostProviderName` (where it runs), and 1.4 removed the old pair. `InvoiceIssuerName` is the same in all.
+and `HostProviderName` (where it runs), and 1.4 removed the old pair. So a file that `focus_version` finds to
+be ≤ 1.2 maps `ServiceProviderName` ← `PublisherName`, else `ProviderName`, and `HostProviderName` ←
+`ProviderName`; a 1.3/1.4 file's own columns are kept as they are. `InvoiceIssuerName` is the same in all.
 Project extension columns (`x_Provider`, `x_Model`, `x_ApiKeyId`, `x_CostCategory`, …) are kept when present;
 other columns are ignored.
 """
@@ -115,7 +117,7 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         provider, publisher = (
             column_text(n, present[n]) if n in present else "null" for n in ("ProviderName", "PublisherName")
         )
-        exprs["ServiceProviderName"] = f"coalesce({publisher}, {provider})"
+        exprs["ServiceProviderName"] = f"coalesce(nullif(trim({publisher}), ''), {provider})"
         exprs["HostProviderName"] = provider
     return project(path, relation, COST_LINES, exprs)
 

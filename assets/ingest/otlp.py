@@ -3,8 +3,9 @@
 A file holds one `ExportTraceServiceRequest` per line: `resourceSpans[].resource.attributes` and
 `resourceSpans[].scopeSpans[].spans[]`. The file's records are its **GenAI spans** (spans whose own attributes
 name a GenAI operation or provider: `gen_ai.operation.name`, `gen_ai.provider.name` or the older
-`gen_ai.system`) plus one record per line that is not a JSON object. Other spans (HTTP, database, the
-application's own) are not model calls and are ignored by design, so rows in = GenAI spans + broken lines =
+`gen_ai.system`), except agent, workflow and tool spans that wrap the calls (`ROLLUP_OPERATIONS`), plus one record
+per line that is not a JSON object. Other spans (HTTP, database, the application's own) are not model calls and are
+ignored by design, so rows in = GenAI spans + broken lines =
 rows staged + rows quarantined. `_row` numbers the records in file order.
 
 Attributes are read by key only; message content (`gen_ai.input.messages`, `gen_ai.output.messages`, …) is
@@ -24,6 +25,10 @@ from assets.ingest.base import SourceKind
 from assets.ingest.readers import create_view, json_error, jsonl_lines, project, sql_string
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
+
+ROLLUP_OPERATIONS = ("invoke_agent", "invoke_workflow", "create_agent", "execute_tool")
+"""Operations whose spans wrap model calls rather than being one: an agent or workflow span may carry its
+children's token totals, so counting it would count those tokens twice. Their child spans are the calls."""
 
 DEFAULT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "provider": ("gen_ai.provider.name", "gen_ai.system"),
@@ -116,6 +121,8 @@ def attribute_keys(options: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     allowed = {c.name for c in USAGE_EVENTS} - SPAN_COLUMNS
     for column, given in (options.get("attributes") or {}).items():
         listed = (given,) if isinstance(given, str) else tuple(given)
+        if not all(isinstance(k, str) for k in listed):
+            raise ValueError(f"options.attributes.{column}: expected an attribute key or a list of keys")
         if column not in allowed:
             raise ValueError(f"options.attributes: {column!r} is not a usage_events column read from attributes")
         content = [k for k in listed if k in CONTENT_KEYS or k.startswith(("gen_ai.prompt.", "gen_ai.completion."))]
@@ -165,7 +172,15 @@ def _records(path: Path, genai_keys: Sequence[str]) -> str:
         f"flatten(list_transform(rs.scopeSpans, lambda ss: list_transform(ss.spans, {pairs})))))"
     )
     wanted = "[" + ", ".join(sql_string(k) for k in genai_keys) + "]"
-    is_genai = f"lambda s: list_has_any(list_transform(s.span.attributes, lambda a: a.key), {wanted})"
+    operation = (
+        "list_extract(list_transform(list_filter(s.span.attributes, lambda a: a.key = 'gen_ai.operation.name'), "
+        "lambda a: a.value.stringValue), 1)"
+    )
+    not_calls = ", ".join(sql_string(op) for op in ROLLUP_OPERATIONS)
+    is_genai = (
+        f"lambda s: list_has_any(list_transform(s.span.attributes, lambda a: a.key), {wanted}) "
+        f"and coalesce({operation}, '') not in ({not_calls})"
+    )
     spans = (
         f"(select _error, case when _error is null then list_filter({flat}, {is_genai}) else [null] end as _spans "
         f"from (select _req, {json_error('_req', 'line')} as _error from {parsed}))"

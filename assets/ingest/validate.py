@@ -33,6 +33,9 @@ _BOUNDS: dict[str, tuple[str, str]] = {
 }
 
 
+_WHOLE_NUMBERS = ("BIGINT", "INTEGER", "UBIGINT")
+
+
 @dataclass(frozen=True)
 class RowCheck:
     """A check across typed columns; `predicate` is SQL over the typed (quoted) column names and must hold."""
@@ -40,6 +43,8 @@ class RowCheck:
     column: str
     predicate: str
     reason: str
+    shown: bool = False
+    """Quarantine the offending value of `column` with the reason (for checks on one column)."""
 
 
 def _quote(name: str) -> str:
@@ -58,6 +63,11 @@ def _cast(column: Column, source_columns: set[str]) -> str:
         return f"nullif(trim({raw}), '')"
     if column.type.startswith("MAP"):
         return f"try_cast(try_cast({raw} as json) as {column.type})"
+    if column.type in _WHOLE_NUMBERS:
+        # a plain cast would round `12.5` to 13; only whole numbers (`12`, `12.0`) are counts
+        text = f"trim({raw}::varchar)"
+        whole = f"regexp_full_match({text}, '[+-]?[0-9]+(\\.0*)?')"
+        return f"case when {whole} then try_cast(split_part({text}, '.', 1) as {column.type}) end"
     return f"try_cast(nullif(trim({raw}), '') as {column.type})"
 
 
@@ -114,9 +124,10 @@ def cast_or_reject(
                 f"when {condition} then struct_pack(col := '{column.name}', why := '{reason}', val := {value})"
             )
     for check in checks:
+        value = f"left({_quote(check.column)}::varchar, {RAW_VALUE_CHARS})" if check.shown else "null::varchar"
         whens.append(
             f"when not coalesce({check.predicate}, false) "
-            f"then struct_pack(col := '{check.column}', why := '{check.reason}', val := null::varchar)"
+            f"then struct_pack(col := '{check.column}', why := '{check.reason}', val := {value})"
         )
     failure = "case " + " ".join(whens) + " end" if whens else "null"
     typed = f"{out_prefix}_typed"

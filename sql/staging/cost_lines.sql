@@ -34,9 +34,5 @@ select
     cast((contracted_units * (day_index + 1)) // n_days - (contracted_units * day_index) // n_days as decimal(38, 0))
     * 0.0000000001 as ContractedCost,
     $source as x_Source,
-    md5($source || '|' || parse_filename(_file) || '|' || _row::varchar) as x_LineId,
-    case
-        when upper(BillingCurrency) <> upper($reporting_currency)
-            then 'no FX rate from ' || BillingCurrency || ' to ' || $reporting_currency
-    end as reject_reason
+    md5($source || '|' || parse_filename(_file) || '|' || _row::varchar) as x_LineId
 from units

@@ -9,7 +9,4 @@ select
     raw_value
 from src_rejected
 where charge_date = $charge_date::date or (charge_date is null and $undated_here)
-union all
-select $charge_date::date as charge_date, $source as source, source_file, source_row, column_name, reason, raw_value
-from business_rejected
 order by source_file, source_row

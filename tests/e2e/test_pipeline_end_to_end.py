@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -12,8 +13,11 @@ from pathlib import Path
 from assets.sql import connect
 from tests.e2e.conftest import Run
 
-FOCUS_SOURCES = {"cloud_bill": "focus/{d}/cloud_bill.csv", "openai_costs": "vendor_costs/{d}/openai.csv",
-                 "anthropic_costs": "vendor_costs/{d}/anthropic.csv"}
+FOCUS_SOURCES = {
+    "cloud_bill": "focus/{d}/cloud_bill.csv",
+    "openai_costs": "vendor_costs/{d}/openai.csv",
+    "anthropic_costs": "vendor_costs/{d}/anthropic.csv",
+}
 
 
 def warehouse_rows(run: Run, query: str) -> list[tuple]:
@@ -47,14 +51,17 @@ def test_reconciliation_is_zero_and_complete_for_every_day_and_source(pipeline_r
 
 
 def test_every_input_row_is_staged_or_quarantined(pipeline_run: Run):
-    rows = warehouse_rows(pipeline_run, "select source, rows_read, rows_valid, rows_quarantined, balanced from ingest_log")
-    assert rows and all(r[4] for r in rows)
-    usage = warehouse_rows(pipeline_run, "select count(*) from usage_events")[0][0]
-    with_lines = sum(
-        sum(1 for _ in (pipeline_run.sample / "usage" / d.isoformat() / "calls.jsonl").open()) for d in pipeline_run.days
-    )
-    spans = warehouse_rows(pipeline_run, "select count(*) from usage_events where x_Source = 'support_bot_traces'")[0][0]
-    assert usage == with_lines + spans
+    logs = warehouse_rows(pipeline_run, "select rows_read, rows_valid, rows_quarantined, balanced from ingest_log")
+    assert logs and all(balanced for *_, balanced in logs)
+    calls = spans = 0
+    for day in pipeline_run.days:
+        with (pipeline_run.sample / "usage" / day.isoformat() / "calls.jsonl").open() as handle:
+            calls += sum(1 for _ in handle)
+        with (pipeline_run.sample / "otlp" / day.isoformat() / "spans.jsonl").open() as handle:
+            for request in map(json.loads, handle):
+                spans += sum(len(s["spans"]) for r in request["resourceSpans"] for s in r["scopeSpans"])
+    staged = dict(warehouse_rows(pipeline_run, "select x_Source, count(*) from usage_events group by 1"))
+    assert staged == {"app_usage": calls, "support_bot_traces": spans}
 
 
 def test_unowned_api_key_spend_is_unallocated_with_its_reason(pipeline_run: Run):
@@ -67,10 +74,12 @@ def test_unowned_api_key_spend_is_unallocated_with_its_reason(pipeline_run: Run)
 
 
 def test_vendor_cost_lands_on_the_teams_whose_calls_caused_it(pipeline_run: Run):
-    teams = dict(warehouse_rows(
-        pipeline_run,
-        "select team, sum(amount_usd) from fact_cost where source = 'openai_costs' group by team",
-    ))
+    teams = dict(
+        warehouse_rows(
+            pipeline_run,
+            "select team, sum(amount_usd) from fact_cost where source = 'openai_costs' group by team",
+        )
+    )
     assert {"search", "support", "sales", "research", "growth"} <= set(teams)
     assert all(amount > 0 for team, amount in teams.items() if team != "unallocated")
 

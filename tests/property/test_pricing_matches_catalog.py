@@ -82,9 +82,7 @@ def test_sql_price_equals_genai_prices_calc_price(batch: list[dict[str, Any]]) -
     con.execute(f"create table usage_rows ({', '.join(f'{n} {t}' for n, t in STAGED_USAGE_EVENTS)})")
     for row_number, call in enumerate(batch, start=1):
         row = {"x_Source": "app", "x_SourceFile": "calls.jsonl", "x_SourceRow": row_number, **call}
-        con.execute(
-            f"insert into usage_rows ({', '.join(row)}) values ({', '.join('$' + n for n in row)})", row
-        )
+        con.execute(f"insert into usage_rows ({', '.join(row)}) values ({', '.join('$' + n for n in row)})", row)
     con.execute("create view usage_day as select * from usage_rows")
 
     price_usage(con, PriceOverrides())

@@ -159,6 +159,7 @@ def test_attribute_option_maps_dimensions_to_the_application_keys(tmp_path: Path
         ({"prompt_hash": ["gen_ai.input.messages"]}, "carries message content"),
         ({"team": ["gen_ai.prompt.0.content"]}, "carries message content"),
         ({"event_time": ["app.time"]}, "not a usage_events column read from attributes"),
+        ({"team": [1]}, "expected an attribute key or a list of keys"),
     ],
 )
 def test_attribute_option_refuses_content_and_span_columns(attributes: dict, message: str) -> None:
@@ -193,3 +194,19 @@ def test_a_span_without_start_time_is_quarantined(tmp_path: Path) -> None:
     staged, rejected = stage(OTLP_JSON, [path := write(tmp_path / "t.jsonl", [request([no_start])])])
     assert staged == []
     assert rejected == [{"file": str(path), "row": 1, "column": "event_time", "reason": "required value missing"}]
+
+
+def test_agent_and_tool_spans_that_wrap_calls_are_not_counted_again(tmp_path: Path) -> None:
+    agent = span(
+        "AAAAAAAAAAAAAAAA",
+        [
+            attr("gen_ai.operation.name", "invoke_agent"),
+            attr("gen_ai.provider.name", "openai"),
+            attr("gen_ai.usage.input_tokens", 1250),
+            attr("gen_ai.usage.output_tokens", 307),
+        ],
+    )
+    tool = span("BBBBBBBBBBBBBBBB", [attr("gen_ai.operation.name", "execute_tool"), attr("gen_ai.tool.name", "search")])
+    staged, rejected = stage(OTLP_JSON, [write(tmp_path / "t.jsonl", [request([agent, NEW_STYLE, tool])])])
+    assert [(r["operation"], r["input_tokens"]) for r in staged] == [("chat", 1200)]
+    assert rejected == []

@@ -50,9 +50,7 @@ def priced(calls: list[dict[str, Any]], overrides: PriceOverrides | None = None)
     con = connect()
     load_usage_day(con, calls)
     price_usage(con, overrides or PriceOverrides())
-    return con.execute(
-        "select list_cost, catalog_model, price_source from priced_day order by x_SourceRow"
-    ).fetchall()
+    return con.execute("select list_cost, catalog_model, price_source from priced_day order by x_SourceRow").fetchall()
 
 
 def costs(calls: list[dict[str, Any]], overrides: PriceOverrides | None = None) -> list[Decimal | None]:
@@ -67,9 +65,7 @@ def test_gpt_4o_call_costs_its_list_price() -> None:
 
 def test_anthropic_cache_reads_and_5m_and_1h_cache_writes_each_pay_their_own_price() -> None:
     # opus 5: 5 input, 0.5 cache read, 6.25 cache write (5m), 10 cache write 1h, 25 output
-    tokens = dict(
-        input_tokens=10_000, cache_read_tokens=4_000, cache_write_tokens=3_000, cache_write_1h_tokens=1_000
-    )
+    tokens = dict(input_tokens=10_000, cache_read_tokens=4_000, cache_write_tokens=3_000, cache_write_1h_tokens=1_000)
     # 3,000 uncached × 5 + 4,000 × 0.5 + 2,000 × 6.25 + 1,000 × 10 + 500 × 25 = 52,000 per million
     assert costs([call("anthropic", "claude-opus-5", output_tokens=500, **tokens)]) == [Decimal("0.052")]
 
@@ -118,9 +114,7 @@ def test_batch_tier_has_its_own_price_once_the_catalog_has_one_and_unknown_tiers
 
 def test_example_overrides_price_self_hosted_llama_at_zero() -> None:
     calls = [call("self-hosted", "llama-3.1-70b", input_tokens=50_000, output_tokens=2_000)]
-    assert priced(calls, load_price_overrides(EXAMPLE_OVERRIDES)) == [
-        (Decimal(0), None, "override:self-hosted-llama")
-    ]
+    assert priced(calls, load_price_overrides(EXAMPLE_OVERRIDES)) == [(Decimal(0), None, "override:self-hosted-llama")]
 
 
 def test_explicit_price_override_wins_over_the_catalog_for_every_tier_from_its_date() -> None:
@@ -146,9 +140,7 @@ def test_explicit_price_override_wins_over_the_catalog_for_every_tier_from_its_d
 
 
 def test_discount_takes_its_percentage_off_catalog_prices_while_in_effect() -> None:
-    commit = Discount(
-        name="anthropic-commit", provider="anthropic", percent=Decimal("12.5"), valid_from=MAY.date()
-    )
+    commit = Discount(name="anthropic-commit", provider="anthropic", percent=Decimal("12.5"), valid_from=MAY.date())
     tokens = dict(input_tokens=MTOK, output_tokens=MTOK)  # opus 5: 5 + 25 list
     calls = [
         call("anthropic", "claude-opus-5", MAY, **tokens),

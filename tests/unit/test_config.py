@@ -1,0 +1,109 @@
+"""Config files are validated before any data is touched, with errors that name the file and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ConfigError, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, app: str, allocation: str = "rules: []\n") -> Path:
+    (tmp_path / "allocation.yaml").write_text(allocation)
+    (tmp_path / "apportion.yaml").write_text(app)
+    return tmp_path / "apportion.yaml"
+
+
+SOURCES = "sources:\n  - {name: bill, kind: focus, path: bill.csv}\n"
+
+
+def test_repository_example_config_is_valid():
+    settings = load_settings(REPO / "apportion.yaml")
+    assert [s.name for s in settings.app.sources][:1] == ["cloud_bill"]
+    assert settings.app.warehouse == REPO / "data" / "warehouse.duckdb"
+    assert {o.name for o in settings.allocation.owners} == {"accounts", "api_keys"}
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    settings = load_settings(write(tmp_path, "allocation: allocation.yaml\nprices: null\n" + SOURCES))
+    assert settings.app.lake == tmp_path / "data" / "lake"
+    assert settings.app.allocation == tmp_path / "allocation.yaml"
+
+
+def test_unknown_field_names_file_and_line(tmp_path):
+    path = write(tmp_path, "allocation: allocation.yaml\nwarehose: x.duckdb\n" + SOURCES)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert f"{path}:2: warehose: Extra inputs are not permitted" in str(error.value)
+
+
+def test_unknown_source_kind_lists_the_known_ones(tmp_path):
+    path = write(tmp_path, "allocation: allocation.yaml\nsources:\n  - name: x\n    kind: csv_of_dreams\n    path: a\n")
+    with pytest.raises(ConfigError, match=r":4: sources\.0\.kind: unknown source kind 'csv_of_dreams': one of .*focus"):
+        load_settings(path)
+
+
+def test_fixed_weights_not_summing_to_one_name_the_rule_line(tmp_path):
+    allocation = """rules:
+  - name: ok
+    priority: 1
+    method: even
+    targets: [{team: a}]
+  - name: split
+    priority: 2
+    method: fixed
+    targets: [{team: a, weight: 0.6}, {team: b, weight: 0.3}]
+"""
+    path = write(tmp_path, "allocation: allocation.yaml\n" + SOURCES, allocation)
+    with pytest.raises(ConfigError, match=r"allocation\.yaml:6: rules\.1: weights of a fixed rule must sum to 1"):
+        load_settings(path)
+
+
+def test_rule_cycle_is_rejected_with_the_cycle(tmp_path):
+    allocation = """rules:
+  - {name: a, priority: 1, method: cost, basis: [b]}
+  - {name: b, priority: 2, method: cost, basis: [a]}
+"""
+    with pytest.raises(ConfigError, match="cost rules form a cycle: a -> b -> a"):
+        load_settings(write(tmp_path, "allocation: allocation.yaml\n" + SOURCES, allocation))
+
+
+def test_unknown_dimension_and_unknown_owner_are_rejected(tmp_path):
+    allocation = """rules:
+  - {name: a, priority: 1, method: tags, dimensions: {squad: [tag:squad]}}
+"""
+    with pytest.raises(ConfigError, match="unknown dimension 'squad'"):
+        load_settings(write(tmp_path, "allocation: allocation.yaml\n" + SOURCES, allocation))
+    allocation = """rules:
+  - {name: a, priority: 1, method: tags, dimensions: {team: [owner:accounts]}}
+"""
+    with pytest.raises(ConfigError, match="owner 'accounts' is not declared"):
+        load_settings(write(tmp_path, "allocation: allocation.yaml\n" + SOURCES, allocation))
+
+
+def test_missing_owner_file_fails_before_any_data_is_read(tmp_path):
+    allocation = "owners: [{name: accounts, file: nowhere.csv, key: SubAccountId}]\nrules: []\n"
+    with pytest.raises(ConfigError, match=r"owners\.accounts: file .*nowhere\.csv does not exist"):
+        load_settings(write(tmp_path, "allocation: allocation.yaml\n" + SOURCES, allocation))
+
+
+def test_yaml_syntax_error_and_missing_file_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write(tmp_path, "sources: [\n"))
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(tmp_path / "absent.yaml")
+
+
+def test_condition_needs_exactly_one_operator(tmp_path):
+    allocation = """rules:
+  - name: a
+    priority: 1
+    method: even
+    targets: [{team: x}]
+    match: {ServiceName: {like: "%GPU%", regex: "GPU"}}
+"""
+    with pytest.raises(ConfigError, match="exactly one of in, not_in, like, regex, exists"):
+        load_settings(write(tmp_path, "allocation: allocation.yaml\n" + SOURCES, allocation))

@@ -1,0 +1,117 @@
+"""Sources → raw → staging on small FOCUS files the tests write: day selection, monthly spreading, rejects."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from assets.lake import Lake
+from assets.sql import connect
+from assets.staging import land_day, source_files, stage_day
+from pipelines.config import load_settings
+
+HEADER = (
+    "BilledCost,EffectiveCost,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ServiceName,SubAccountId"
+)
+
+
+def focus_file(path: Path, *rows: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    return path
+
+
+def settings_for(tmp_path: Path, source_path: str):
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        f"allocation: allocation.yaml\nprices: null\nsources:\n  - {{name: bill, kind: focus, path: '{source_path}'}}\n"
+    )
+    return load_settings(tmp_path / "apportion.yaml")
+
+
+def staged(settings, table: str, day: date) -> list[dict]:
+    files = sorted(Lake(settings.app.lake).partition_dir(table, day).glob("*.parquet"))
+    if not files:
+        return []
+    with connect() as con:
+        cursor = con.execute("select * from read_parquet($f)", {"f": [str(f) for f in files]})
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def run(settings, day: date) -> None:
+    land_day(settings, day)
+    stage_day(settings, day)
+
+
+def test_a_monthly_line_is_spread_over_its_days_exactly(tmp_path):
+    focus_file(tmp_path / "bill.csv", "100.00,100.00,USD,Usage,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,Support,011")
+    settings = settings_for(tmp_path, "bill.csv")
+    shares = []
+    for offset in range(30):
+        day = date(2026, 11, 1) + timedelta(days=offset)
+        run(settings, day)
+        (line,) = staged(settings, "cost_lines", day)
+        shares.append(line["EffectiveCost"])
+    assert shares[0] == Decimal("3.3333333333")
+    assert shares[2] == Decimal("3.3333333334")
+    assert sum(shares) == Decimal("100.00")
+    assert line["SubAccountId"] == "011"
+    run(settings, date(2026, 12, 1))
+    assert staged(settings, "cost_lines", date(2026, 12, 1)) == []
+
+
+def test_rows_that_do_not_fit_are_quarantined_with_file_row_column_and_reason(tmp_path):
+    focus_file(
+        tmp_path / "bill.csv",
+        "1.50,1.50,USD,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
+        "abc,1.00,USD,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
+        "2.00,2.00,EUR,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
+        "2.00,2.00,USD,Usage,2026-11-01T00:00:00Z,2026-11-01T00:00:00Z,S3,1",
+    )
+    settings = settings_for(tmp_path, "bill.csv")
+    run(settings, date(2026, 11, 1))
+    assert [r["BilledCost"] for r in staged(settings, "cost_lines", date(2026, 11, 1))] == [Decimal("1.50")]
+    rejects = {
+        (r["source_row"], r["column_name"], r["reason"], r["raw_value"])
+        for r in staged(settings, "quarantine", date(2026, 11, 1))
+    }
+    assert rejects == {
+        (2, "BilledCost", "not a valid decimal(38,10)", "abc"),
+        (3, "BillingCurrency", "no FX rate to USD: only USD cost lines can be used", "EUR"),
+        (4, "ChargePeriodEnd", "charge period does not end after it starts", None),
+    }
+    quarantine = staged(settings, "quarantine", date(2026, 11, 1))
+    assert {r["source_file"].split("-", 1)[1] for r in quarantine} == {"bill.csv"}
+    (log,) = staged(settings, "ingest_log", date(2026, 11, 1))
+    assert (log["rows_read"], log["rows_valid"], log["rows_quarantined"], log["balanced"]) == (4, 1, 3, True)
+
+
+def test_date_template_selects_only_that_days_files(tmp_path):
+    for day in ("2026-11-01", "2026-11-02"):
+        focus_file(tmp_path / "exports" / day / "a.csv", f"1,1,USD,Usage,{day}T00:00:00Z,{day}T01:00:00Z,S3,1")
+    settings = settings_for(tmp_path, "exports/{date}/*.csv")
+    (source,) = settings.app.sources
+    assert source_files(source, settings.root, date(2026, 11, 2)) == [tmp_path / "exports" / "2026-11-02" / "a.csv"]
+    assert source_files(source, settings.root, date(2026, 11, 3)) == []
+
+
+def test_landing_is_content_addressed_and_idempotent(tmp_path):
+    focus_file(tmp_path / "bill.csv", "1,1,USD,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1")
+    settings = settings_for(tmp_path, "bill.csv")
+    land_day(settings, date(2026, 11, 1))
+    land_day(settings, date(2026, 11, 1))
+    raw = list(Lake(settings.app.lake).raw_dir("bill").iterdir())
+    assert len(raw) == 1 and raw[0].name.endswith("-bill.csv")
+    assert raw[0].read_bytes() == (tmp_path / "bill.csv").read_bytes()
+
+
+def test_a_source_missing_for_the_day_stages_nothing_and_keeps_no_stale_rows(tmp_path):
+    path = focus_file(tmp_path / "bill.csv", "1,1,USD,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1")
+    settings = settings_for(tmp_path, "bill.csv")
+    run(settings, date(2026, 11, 1))
+    assert len(staged(settings, "cost_lines", date(2026, 11, 1))) == 1
+    path.unlink()
+    run(settings, date(2026, 11, 1))
+    assert staged(settings, "cost_lines", date(2026, 11, 1)) == []
