@@ -7,6 +7,7 @@ column and reason) and writes the day's `cost_lines`, `usage_events`, `usage_met
 """
 
 import glob as globlib
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import duckdb
 
 from assets.allocation.rules import Params, cost_category_sql
 from assets.ingest import SOURCE_KINDS
+from assets.ingest.base import Fetched
 from assets.ingest.validate import RowCheck, cast_or_reject
 from assets.lake import Lake, land_file, replace_partition, write_parquet
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
@@ -46,27 +48,28 @@ def source_files(source: Source, base: Path, day: date) -> list[Path]:
     return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
 
 
+def local_files(source: Source, base: Path, day: date) -> list[Fetched]:
+    """What a local source offers for `day`, as fetched files."""
+    return [
+        Fetched(path, str(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
+        for path in source_files(source, base, day)
+    ]
+
+
 def land_day(settings: Settings, day: date) -> dict[str, int]:
-    """Land every source's files for `day` in raw and write the day's manifests; returns files per source."""
+    """Land every source's files for `day` in raw and write the day's manifests; returns files per source.
+    A remote source's kind fetches its files first (into a scratch folder that is removed afterwards)."""
     lake = Lake(settings.app.lake)
     landed: dict[str, int] = {}
     con = connect()
     for source in settings.app.sources:
-        rows = []
-        for path in source_files(source, settings.root, day):
-            raw, checksum = land_file(path, lake.raw_dir(source.name))
-            stat = path.stat()
-            rows.append(
-                (
-                    source.name,
-                    day,
-                    str(path),
-                    raw.name,
-                    checksum,
-                    stat.st_size,
-                    datetime.fromtimestamp(stat.st_mtime, UTC),
-                )
-            )
+        kind = SOURCE_KINDS[source.kind]
+        with tempfile.TemporaryDirectory(dir=lake.tmp_dir()) as workdir:
+            fetched = kind.fetch(source, day, Path(workdir)) if kind.fetch else local_files(source, settings.root, day)
+            rows = []
+            for item in fetched:
+                raw, checksum = land_file(item.path, lake.raw_dir(source.name))
+                rows.append((source.name, day, item.origin, raw.name, checksum, raw.stat().st_size, item.modified_at))
         con.execute(
             "create or replace temp table manifest (source varchar, day date, source_path varchar, raw_file varchar, "
             "sha256 varchar, bytes bigint, modified_at timestamptz)"
@@ -117,7 +120,9 @@ def _stage_source(
 ) -> dict[str, str]:
     """Read and cast one source's files; returns the SQL (by staging table) selecting its rows for `day`."""
     kind = SOURCE_KINDS[source.kind]
-    kind.read(con, files, "src_raw", source.options)
+    kind.read(con, files, "src_records", source.options)
+    # parse once: the records are counted (rows in) and cast from the same table
+    con.execute("create or replace temp table src_raw as select * from src_records")
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
     checks = kind.checks + business_checks(settings, kind.target)
     cast_or_reject(con, "src_raw", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, checks=checks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,22 @@ Reader = Callable[[duckdb.DuckDBPyConnection, list[Path], str, Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class Fetched:
+    """A file a source offered for a day, now on local disk: where it came from and when it last changed there
+    (the remote object's own time, so that landing the same object again gives the same manifest)."""
+
+    path: Path
+    origin: str
+    modified_at: datetime
+
+
+Fetcher = Callable[[Any, date, Path], list[Fetched]]
+"""`fetch(source, day, workdir)`: download what a remote source (S3, BigQuery, an API) offers for `day` into
+`workdir` and return it. `source` is the config entry (`pipelines.config.Source`: name, path, options). Local
+sources have no fetcher: their `path` (with `{date}`) is globbed."""
+
+
+@dataclass(frozen=True)
 class SourceKind:
     """`read(con, files, view, options)` creates the DuckDB view `view`: one row per source record, text columns
     named like the `target` schema (missing ones may be absent), plus `_file` (the file's path as given) and
@@ -25,3 +42,4 @@ class SourceKind:
     target: Target
     read: Reader
     checks: tuple[RowCheck, ...] = ()
+    fetch: Fetcher | None = None

@@ -64,10 +64,12 @@ def _cast(column: Column, source_columns: set[str]) -> str:
     if column.type.startswith("MAP"):
         return f"try_cast(try_cast({raw} as json) as {column.type})"
     if column.type in _WHOLE_NUMBERS:
-        # a plain cast would round `12.5` to 13; only whole numbers (`12`, `12.0`) are counts
+        # a plain cast would round `12.5` to 13: a count written with a fraction or an exponent must be whole
         text = f"trim({raw}::varchar)"
-        whole = f"regexp_full_match({text}, '[+-]?[0-9]+(\\.0*)?')"
-        return f"case when {whole} then try_cast(split_part({text}, '.', 1) as {column.type}) end"
+        number = f"try_cast({text} as decimal(38, 10))"
+        whole = f"case when {number} = trunc({number}) then {number} end"
+        fraction = f"(contains({text}, '.') or contains(lower({text}), 'e'))"
+        return f"try_cast(case when {fraction} then {whole}::varchar else {text} end as {column.type})"
     return f"try_cast(nullif(trim({raw}), '') as {column.type})"
 
 

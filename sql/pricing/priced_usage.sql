@@ -88,11 +88,12 @@ costed as (
     from chosen
 )
 
+-- a vector query is not a model call: it has no list price here (the vector DB's bill is split by query counts)
 select
     c.* exclude (call_id),
-    k.list_cost,
+    case when c.operation = 'vector_query' then cast(0 as decimal(38, 10)) else k.list_cost end as list_cost,
     k.catalog_model,
-    k.price_source
+    case when c.operation = 'vector_query' then 'not a model call' else k.price_source end as price_source
 from calls c
 left join costed k
     on k.call_id = c.call_id

@@ -79,13 +79,18 @@ def test_counts_must_be_whole_numbers_and_are_never_rounded() -> None:
             ('f', 1::bigint, '2026-01-01T00:00:00Z', 'openai', '12'),
             ('f', 2::bigint, '2026-01-01T00:00:00Z', 'openai', '12.5'),
             ('f', 3::bigint, '2026-01-01T00:00:00Z', 'openai', '12.00'),
-            ('f', 4::bigint, '2026-01-01T00:00:00Z', 'openai', '1e3'),
+            ('f', 4::bigint, '2026-01-01T00:00:00Z', 'openai', '15e-1'),
+            ('f', 6::bigint, '2026-01-01T00:00:00Z', 'openai', '1e3'),
             ('f', 5::bigint, '2026-01-01T00:00:00Z', 'openai', '99999999999999999999')
         ) t(_file, _row, event_time, provider, input_tokens)
         """
     )
     staged, rejected = cast_or_reject(con, "raw", USAGE_EVENTS, out_prefix="t", date_expr="null::date")
-    assert con.execute(f"select _row, input_tokens from {staged} order by _row").fetchall() == [(1, 12), (3, 12)]
+    assert con.execute(f"select _row, input_tokens from {staged} order by _row").fetchall() == [
+        (1, 12),
+        (3, 12),
+        (6, 1000),
+    ]
     assert con.execute(f"select source_row, reason from {rejected} order by source_row").fetchall() == [
         (2, "not a valid bigint"),
         (4, "not a valid bigint"),

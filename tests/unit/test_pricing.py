@@ -191,13 +191,14 @@ def test_unknown_models_stay_unpriced_and_are_listed_not_guessed() -> None:
     ]
 
 
-def test_vector_queries_and_calls_without_tokens_cost_zero_when_the_model_is_known() -> None:
+def test_vector_queries_cost_zero_and_token_free_calls_cost_zero_when_the_model_is_known() -> None:
     calls = [
         call("openai", "gpt-4o", input_tokens=0, output_tokens=0),
         call("openai", "gpt-4o") | {"operation": "vector_query", "input_tokens": 12},
+        call("pinecone", None) | {"operation": "vector_query", "input_tokens": 0, "output_tokens": 0},
         call("openai", "gpt-99", input_tokens=0, output_tokens=0),
     ]
-    assert costs(calls) == [Decimal(0), Decimal(0), None]
+    assert costs(calls) == [Decimal(0), Decimal(0), Decimal(0), None]
 
 
 def test_every_usage_row_is_priced_exactly_once() -> None:
