@@ -33,6 +33,7 @@ PARTITION_COLUMN = {
     "allocated_lines": "charge_date",
     "fact_cost": "charge_date",
     "reconciliation": "charge_date",
+    "true_up": "charge_date",
 }
 
 LAYER = {
@@ -45,6 +46,7 @@ LAYER = {
     "allocated_lines": "allocation",
     "fact_cost": "marts",
     "reconciliation": "marts",
+    "true_up": "marts",
 }
 
 

@@ -27,6 +27,9 @@ ALLOCATED_LINES = [
     ("is_retry", "BOOLEAN"),
     ("unallocated_reason", "VARCHAR"),
     ("amount", "DECIMAL(38,10)"),
+    ("line_id", "VARCHAR"),
+    ("line_amount", "DECIMAL(38,10)"),
+    ("total_weight", "VARCHAR"),
 ]
 
 
@@ -58,8 +61,12 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
     reconciliation_rows = write_parquet(
         con, load_sql("marts/reconciliation"), lake.partition_file("reconciliation", day), params
     )
+    list_cost_rules = [r.name for r in settings.allocation.rules if r.method == "usage" and r.driver == "list_cost"]
+    true_up_rows = write_parquet(
+        con, load_sql("marts/true_up"), lake.partition_file("true_up", day), {"list_cost_rules": list_cost_rules}
+    )
     con.close()
-    return {"fact_cost": fact_rows, "reconciliation": reconciliation_rows}
+    return {"fact_cost": fact_rows, "reconciliation": reconciliation_rows, "true_up": true_up_rows}
 
 
 @dg.multi_asset(
@@ -79,6 +86,14 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
             kinds={"parquet"},
             description="Per day and source: source total, allocated, unallocated, difference (always 0).",
         ),
+        dg.AssetSpec(
+            "true_up",
+            deps=["allocated_lines", "cost_lines"],
+            group_name="marts",
+            kinds={"parquet"},
+            description="Per day, vendor, model and API key: billed against list-priced telemetry, the residual, "
+            "and billed spend with no telemetry at all.",
+        ),
     ],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -86,7 +101,7 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
 )
 def marts(context: dg.AssetExecutionContext, apportion: ApportionConfig):
     settings = apportion.settings()
-    rows = {"fact_cost": 0, "reconciliation": 0}
+    rows = {"fact_cost": 0, "reconciliation": 0, "true_up": 0}
     for day in partition_days(context):
         for table, n in build_marts(settings, day).items():
             rows[table] += n

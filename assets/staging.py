@@ -18,7 +18,7 @@ import duckdb
 from assets.allocation.rules import Params, cost_category_sql
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import Fetched
-from assets.ingest.validate import RowCheck, cast_or_reject
+from assets.ingest.validate import cast_or_reject
 from assets.lake import Lake, land_file, replace_partition, write_parquet
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
 from assets.sql import connect, load_sql, run_model, run_sql
@@ -100,19 +100,11 @@ class StageResult:
     unbalanced_files: list[str]
 
 
-def business_checks(settings: Settings, target: str) -> tuple[RowCheck, ...]:
-    """Checks that depend on the config: cost in a currency other than the reporting currency has no FX rate."""
-    if target != "cost_lines":
-        return ()
-    currency = settings.app.reporting_currency  # validated: three upper-case letters
-    return (
-        RowCheck(
-            "BillingCurrency",
-            f"upper(\"BillingCurrency\") = '{currency}'",
-            f"no FX rate to {currency}: only {currency} cost lines can be used",
-            shown=True,
-        ),
-    )
+def register_fx_rates(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The configured FX rates as the temp table `fx_rates(rate_date, currency, rate)`."""
+    con.execute("create or replace temp table fx_rates (rate_date date, currency varchar, rate decimal(38, 10))")
+    if settings.fx_rates:
+        con.executemany("insert into fx_rates values (?, ?, ?)", list(settings.fx_rates))
 
 
 def _stage_source(
@@ -124,23 +116,37 @@ def _stage_source(
     # parse once: the records are counted (rows in) and cast from the same table
     con.execute("create or replace temp table src_raw as select * from src_records")
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
-    checks = kind.checks + business_checks(settings, kind.target)
-    cast_or_reject(con, "src_raw", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, checks=checks)
+    cast_or_reject(con, "src_raw", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, checks=kind.checks)
     params = {"charge_date": day, "event_date": day, "metric_date": day, "source": source.name}
     queries: dict[str, str] = {}
     if kind.target == "cost_lines":
-        run_model(con, "staging/cost_lines", params)
+        register_fx_rates(con, settings)
+        run_model(
+            con,
+            "staging/cost_lines",
+            {
+                **params,
+                "reporting_currency": settings.app.reporting_currency,
+                "max_fx_age_days": settings.app.max_fx_age_days,
+            },
+        )
         category = Params()
         category_sql = cost_category_sql(settings.allocation.cost_categories, category)
         run_sql(
             con,
-            "create or replace temp table cost_lines_day_src as select * exclude (_file, _row) "
+            "create or replace temp table cost_lines_day_src as select * exclude (_file, _row, reject_reason) "
             f"replace ({category_sql} as x_CostCategory), parse_filename(_file) as x_SourceFile, _row as x_SourceRow "
-            "from cost_lines_candidates l order by x_LineId",
+            "from cost_lines_candidates l where reject_reason is null order by x_LineId",
             category.values,
         )
+        run_model(con, "staging/day_rejected")
         queries["cost_lines"] = "select * from cost_lines_day_src"
     else:
+        con.execute(
+            "create or replace temp view day_rejected as select null::varchar as source_file, "
+            "null::bigint as source_row, null::varchar as column_name, null::varchar as reason, "
+            "null::varchar as raw_value where false"
+        )
         queries[kind.target] = load_sql(f"staging/{kind.target}")
     queries["quarantine"] = load_sql("staging/quarantine")
     queries["ingest_log"] = load_sql("staging/ingest_log")

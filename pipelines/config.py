@@ -6,8 +6,10 @@ resolve against the folder of that file, so a config works from any working dire
 
 from __future__ import annotations
 
+import csv
 import re
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -340,6 +342,10 @@ class AppConfig(_Strict):
     warehouse: Path = Path("data/warehouse.duckdb")
     lake: Path = Path("data/lake")
     reporting_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    fx_rates: Path | None = None
+    """CSV `date,currency,rate`: units of the reporting currency per unit of `currency` on that date."""
+    max_fx_age_days: int = Field(default=7, ge=1, le=366)
+    """A line uses the newest rate dated on or before its charge day, if at most this old."""
     cost_metric: Literal["EffectiveCost", "BilledCost"] = "EffectiveCost"
     allocation: Path = Path("allocation.yaml")
     prices: Path | None = Path("prices.yaml")
@@ -365,6 +371,7 @@ class Settings(BaseModel):
     path: Path
     app: AppConfig
     allocation: AllocationConfig
+    fx_rates: tuple[tuple[date, str, Decimal], ...] = ()
 
     @property
     def root(self) -> Path:
@@ -415,6 +422,37 @@ def resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
+def load_fx_rates(path: Path) -> tuple[tuple[date, str, Decimal], ...]:
+    """Read and check an FX rates file; an error names the file, the line and the column."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read FX rates file ({exc.strerror})") from exc
+    rates: dict[tuple[date, str], Decimal] = {}
+    with handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"date", "currency", "rate"} <= set(reader.fieldnames):
+            raise ConfigError(f"{path}:1: expected the columns date,currency,rate (got {reader.fieldnames})")
+        for line, row in enumerate(reader, start=2):
+            try:
+                day = date.fromisoformat(row["date"].strip())
+            except ValueError:
+                raise ConfigError(f"{path}:{line}: date: expected YYYY-MM-DD, got {row['date']!r}") from None
+            currency = row["currency"].strip().upper()
+            if not re.fullmatch(r"[A-Z]{3}", currency):
+                raise ConfigError(f"{path}:{line}: currency: expected a three-letter code, got {row['currency']!r}")
+            try:
+                rate = Decimal(row["rate"].strip())
+            except InvalidOperation:
+                raise ConfigError(f"{path}:{line}: rate: expected a decimal number, got {row['rate']!r}") from None
+            if not rate.is_finite() or rate <= 0:
+                raise ConfigError(f"{path}:{line}: rate: must be a positive number, got {row['rate']!r}")
+            if (day, currency) in rates and rates[(day, currency)] != rate:
+                raise ConfigError(f"{path}:{line}: two different rates for {currency} on {day}")
+            rates[(day, currency)] = rate
+    return tuple((d, c, r) for (d, c), r in sorted(rates.items()))
+
+
 def load_settings(path: str | Path = "apportion.yaml") -> Settings:
     """Read and validate `apportion.yaml` and the files it names; nothing reads data before this passes."""
     path = Path(path).resolve()
@@ -432,6 +470,7 @@ def load_settings(path: str | Path = "apportion.yaml") -> Settings:
             "lake": resolve(base, app.lake),
             "allocation": allocation_path,
             "prices": resolve(base, app.prices) if app.prices else None,
+            "fx_rates": resolve(base, app.fx_rates) if app.fx_rates else None,
         }
     )
     allocation = allocation.model_copy(
@@ -441,4 +480,5 @@ def load_settings(path: str | Path = "apportion.yaml") -> Settings:
             ]
         }
     )
-    return Settings(path=path, app=app, allocation=allocation)
+    fx_rates = load_fx_rates(app.fx_rates) if app.fx_rates else ()
+    return Settings(path=path, app=app, allocation=allocation, fx_rates=fx_rates)

@@ -1,5 +1,6 @@
 -- cost_lines_candidates: the typed rows of one source that charge on $charge_date, with their share of that day
--- (a line whose charge period spans n days puts amount × 1/n on each, exactly: the shares telescope to the amount)
+-- (a line whose charge period spans n days puts amount × 1/n on each, exactly: the shares telescope to the amount),
+-- converted to the reporting currency at the day's dated FX rate; a line with no rate carries its reject reason
 create or replace temp table cost_lines_candidates as
 with in_day as (
     select
@@ -18,21 +19,54 @@ units as (
         cast(ListCost * 10000000000 as hugeint) as list_units,
         cast(ContractedCost * 10000000000 as hugeint) as contracted_units
     from in_day
+),
+
+day_share as (
+    select
+        * exclude (
+            BilledCost, EffectiveCost, ListCost, ContractedCost, billed_units, effective_units, list_units,
+            contracted_units, n_days, day_index
+        ),
+        cast((billed_units * (day_index + 1)) // n_days - (billed_units * day_index) // n_days as decimal(38, 0))
+        * 0.0000000001 as BilledCost,
+        cast((effective_units * (day_index + 1)) // n_days - (effective_units * day_index) // n_days as decimal(38, 0))
+        * 0.0000000001 as EffectiveCost,
+        cast((list_units * (day_index + 1)) // n_days - (list_units * day_index) // n_days as decimal(38, 0))
+        * 0.0000000001 as ListCost,
+        cast((contracted_units * (day_index + 1)) // n_days - (contracted_units * day_index) // n_days as decimal(38, 0))
+        * 0.0000000001 as ContractedCost
+    from units
+),
+
+-- the newest rate of each currency dated on or before the day, if it is recent enough
+fx as (
+    select currency, arg_max(rate, rate_date) as rate
+    from fx_rates
+    where rate_date <= $charge_date::date and rate_date >= $charge_date::date - $max_fx_age_days::integer
+    group by currency
+),
+
+converted as (
+    select
+        d.*,
+        case when upper(d.BillingCurrency) = $reporting_currency then 1 else fx.rate end as fx_rate
+    from day_share d
+    left join fx on upper(d.BillingCurrency) = fx.currency
 )
 
 select
-    * exclude (
-        BilledCost, EffectiveCost, ListCost, ContractedCost, billed_units, effective_units, list_units,
-        contracted_units, n_days, day_index
-    ),
-    cast((billed_units * (day_index + 1)) // n_days - (billed_units * day_index) // n_days as decimal(38, 0))
-    * 0.0000000001 as BilledCost,
-    cast((effective_units * (day_index + 1)) // n_days - (effective_units * day_index) // n_days as decimal(38, 0))
-    * 0.0000000001 as EffectiveCost,
-    cast((list_units * (day_index + 1)) // n_days - (list_units * day_index) // n_days as decimal(38, 0))
-    * 0.0000000001 as ListCost,
-    cast((contracted_units * (day_index + 1)) // n_days - (contracted_units * day_index) // n_days as decimal(38, 0))
-    * 0.0000000001 as ContractedCost,
+    * exclude (BilledCost, EffectiveCost, ListCost, ContractedCost, BillingCurrency, x_OriginalCurrency, x_FxRate, fx_rate),
+    cast(BilledCost * fx_rate as decimal(38, 10)) as BilledCost,
+    cast(EffectiveCost * fx_rate as decimal(38, 10)) as EffectiveCost,
+    cast(ListCost * fx_rate as decimal(38, 10)) as ListCost,
+    cast(ContractedCost * fx_rate as decimal(38, 10)) as ContractedCost,
+    $reporting_currency as BillingCurrency,
+    upper(BillingCurrency) as x_OriginalCurrency,
+    cast(fx_rate as decimal(38, 10)) as x_FxRate,
     $source as x_Source,
-    md5($source || '|' || parse_filename(_file) || '|' || _row::varchar) as x_LineId
-from units
+    md5($source || '|' || parse_filename(_file) || '|' || _row::varchar) as x_LineId,
+    case
+        when fx_rate is null then 'no FX rate for ' || upper(BillingCurrency) || ' to ' || $reporting_currency
+            || ' dated at most ' || $max_fx_age_days::varchar || ' days before ' || $charge_date::varchar
+    end as reject_reason
+from converted

@@ -1,4 +1,5 @@
--- ingest_log: per source file read for $charge_date: rows in = rows valid + rows quarantined (over all its days)
+-- ingest_log: per source file read for $charge_date: rows in = rows valid + rows quarantined (over all its days),
+-- and the valid rows that could not be staged on this day (rows_rejected_on_day, also in quarantine)
 with read_rows as (
     select _file, count(*) as rows_read from src_raw group by _file
 ),
@@ -9,6 +10,10 @@ staged as (
 
 rejected as (
     select source_file as _file, count(*) as rows_quarantined from src_rejected group by source_file
+),
+
+rejected_on_day as (
+    select source_file, count(*) as rows_rejected_on_day from day_rejected group by source_file
 )
 
 select
@@ -18,8 +23,10 @@ select
     r.rows_read,
     coalesce(s.rows_valid, 0) as rows_valid,
     coalesce(q.rows_quarantined, 0) as rows_quarantined,
-    r.rows_read = coalesce(s.rows_valid, 0) + coalesce(q.rows_quarantined, 0) as balanced
+    r.rows_read = coalesce(s.rows_valid, 0) + coalesce(q.rows_quarantined, 0) as balanced,
+    coalesce(d.rows_rejected_on_day, 0) as rows_rejected_on_day
 from read_rows r
 left join staged s on r._file = s._file
 left join rejected q on r._file = q._file
+left join rejected_on_day d on parse_filename(r._file) = d.source_file
 order by source_file

@@ -1,4 +1,5 @@
--- quarantine_day: rows of one source rejected on $charge_date (or undated, from that day's own files), with reason
+-- quarantine_day: rows of one source rejected for $charge_date, with file, row, column and reason: rows that do
+-- not fit the schema (or undated ones, from that day's own files) and rows that cannot be staged on that day
 select
     charge_date,
     $source as source,
@@ -9,4 +10,14 @@ select
     raw_value
 from src_rejected
 where charge_date = $charge_date::date or (charge_date is null and $undated_here)
+union all
+select
+    $charge_date::date as charge_date,
+    $source as source,
+    source_file,
+    source_row,
+    column_name,
+    reason,
+    raw_value
+from day_rejected
 order by source_file, source_row

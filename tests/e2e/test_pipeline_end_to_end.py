@@ -105,3 +105,25 @@ def test_sql_command_answers_with_unqualified_names(pipeline_run: Run):
     result = pipeline_run.cli("sql", "select team, sum(amount_usd) from fact_cost group by 1 order by 1")
     assert result.exit_code == 0, result.output
     assert "support" in result.output and "unallocated" in result.output
+
+
+def test_true_up_compares_each_vendor_bill_with_its_list_priced_calls(pipeline_run: Run):
+    rows = warehouse_rows(
+        pipeline_run,
+        "select t.charge_date, t.provider, t.model, t.api_key_id, t.billed_usd, t.list_priced_usd, t.residual_usd, "
+        "t.status, (select sum(list_cost) from priced_usage p where p.event_date = t.charge_date "
+        "and p.provider = t.provider and p.model = t.model and p.api_key_id = t.api_key_id) as calls_list_cost "
+        "from true_up t where t.source = 'openai_costs'",
+    )
+    assert rows
+    for _day, _provider, _model, key, billed, list_priced, residual, status, calls_list_cost in rows:
+        assert residual == billed - list_priced
+        if key == "key_orphan":
+            assert (status, list_priced, calls_list_cost) == ("no telemetry", 0, None)
+        else:
+            assert status == "scaled to bill" and list_priced == calls_list_cost
+    billed = warehouse_rows(pipeline_run, "select sum(billed_usd) from true_up where source = 'openai_costs'")[0][0]
+    total = warehouse_rows(
+        pipeline_run, "select sum(source_total) from reconciliation where source = 'openai_costs'"
+    )[0][0]
+    assert billed == total

@@ -107,3 +107,13 @@ def test_condition_needs_exactly_one_operator(tmp_path):
 """
     with pytest.raises(ConfigError, match="exactly one of in, not_in, like, regex, exists"):
         load_settings(write(tmp_path, "allocation: allocation.yaml\n" + SOURCES, allocation))
+
+
+def test_fx_rates_file_errors_name_the_line_and_column(tmp_path):
+    (tmp_path / "fx.csv").write_text("date,currency,rate\n2026-11-01,EUR,1.08\n2026-11-02,EUR,-1\n")
+    path = write(tmp_path, "allocation: allocation.yaml\nfx_rates: fx.csv\n" + SOURCES)
+    with pytest.raises(ConfigError, match=r"fx\.csv:3: rate: must be a positive number, got '-1'"):
+        load_settings(path)
+    (tmp_path / "fx.csv").write_text("date,currency,rate\n01/11/2026,EUR,1.08\n")
+    with pytest.raises(ConfigError, match=r"fx\.csv:2: date: expected YYYY-MM-DD"):
+        load_settings(path)

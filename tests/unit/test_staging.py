@@ -22,10 +22,11 @@ def focus_file(path: Path, *rows: str) -> Path:
     return path
 
 
-def settings_for(tmp_path: Path, source_path: str):
+def settings_for(tmp_path: Path, source_path: str, extra: str = ""):
     (tmp_path / "allocation.yaml").write_text("rules: []\n")
     (tmp_path / "apportion.yaml").write_text(
-        f"allocation: allocation.yaml\nprices: null\nsources:\n  - {{name: bill, kind: focus, path: '{source_path}'}}\n"
+        f"allocation: allocation.yaml\nprices: null\n{extra}"
+        f"sources:\n  - {{name: bill, kind: focus, path: '{source_path}'}}\n"
     )
     return load_settings(tmp_path / "apportion.yaml")
 
@@ -79,13 +80,14 @@ def test_rows_that_do_not_fit_are_quarantined_with_file_row_column_and_reason(tm
     }
     assert rejects == {
         (2, "BilledCost", "not a valid decimal(38,10)", "abc"),
-        (3, "BillingCurrency", "no FX rate to USD: only USD cost lines can be used", "EUR"),
+        (3, "BillingCurrency", "no FX rate for EUR to USD dated at most 7 days before 2026-11-01", "EUR"),
         (4, "ChargePeriodEnd", "charge period does not end after it starts", None),
     }
     quarantine = staged(settings, "quarantine", date(2026, 11, 1))
     assert {r["source_file"].split("-", 1)[1] for r in quarantine} == {"bill.csv"}
     (log,) = staged(settings, "ingest_log", date(2026, 11, 1))
-    assert (log["rows_read"], log["rows_valid"], log["rows_quarantined"], log["balanced"]) == (4, 1, 3, True)
+    assert (log["rows_read"], log["rows_valid"], log["rows_quarantined"], log["balanced"]) == (4, 2, 2, True)
+    assert log["rows_rejected_on_day"] == 1
 
 
 def test_date_template_selects_only_that_days_files(tmp_path):
@@ -115,3 +117,31 @@ def test_a_source_missing_for_the_day_stages_nothing_and_keeps_no_stale_rows(tmp
     path.unlink()
     run(settings, date(2026, 11, 1))
     assert staged(settings, "cost_lines", date(2026, 11, 1)) == []
+
+
+def test_foreign_currency_is_converted_at_the_newest_rate_of_the_week(tmp_path):
+    (tmp_path / "fx.csv").write_text("date,currency,rate\n2026-10-30,EUR,1.08\n2026-11-02,EUR,1.10\n2026-11-02,GBP,1.25\n")
+    focus_file(
+        tmp_path / "bill.csv",
+        "100.00,90.00,EUR,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
+        "100.00,90.00,EUR,Usage,2026-11-02T00:00:00Z,2026-11-03T00:00:00Z,S3,1",
+        "1.00,1.00,GBP,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
+        "1.00,1.00,EUR,Usage,2026-11-10T00:00:00Z,2026-11-11T00:00:00Z,S3,1",
+    )
+    settings = settings_for(tmp_path, "bill.csv", "fx_rates: fx.csv\n")
+    converted = {}
+    for day in (date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 10)):
+        run(settings, day)
+        for line in staged(settings, "cost_lines", day):
+            converted[(day, line["x_OriginalCurrency"])] = (
+                line["BilledCost"], line["EffectiveCost"], line["BillingCurrency"], line["x_FxRate"]
+            )
+    assert converted == {
+        (date(2026, 11, 1), "EUR"): (Decimal("108.00"), Decimal("97.20"), "USD", Decimal("1.08")),
+        (date(2026, 11, 2), "EUR"): (Decimal("110.00"), Decimal("99.00"), "USD", Decimal("1.10")),
+    }
+    reasons = {r["reason"] for d in (date(2026, 11, 1), date(2026, 11, 10)) for r in staged(settings, "quarantine", d)}
+    assert reasons == {
+        "no FX rate for GBP to USD dated at most 7 days before 2026-11-01",
+        "no FX rate for EUR to USD dated at most 7 days before 2026-11-10",
+    }
