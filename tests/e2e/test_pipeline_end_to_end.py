@@ -123,7 +123,7 @@ def test_true_up_compares_each_vendor_bill_with_its_list_priced_calls(pipeline_r
         else:
             assert status == "scaled to bill" and list_priced == calls_list_cost
     billed = warehouse_rows(pipeline_run, "select sum(billed_usd) from true_up where source = 'openai_costs'")[0][0]
-    total = warehouse_rows(
-        pipeline_run, "select sum(source_total) from reconciliation where source = 'openai_costs'"
-    )[0][0]
+    total = warehouse_rows(pipeline_run, "select sum(source_total) from reconciliation where source = 'openai_costs'")[
+        0
+    ][0]
     assert billed == total

@@ -120,7 +120,9 @@ def test_a_source_missing_for_the_day_stages_nothing_and_keeps_no_stale_rows(tmp
 
 
 def test_foreign_currency_is_converted_at_the_newest_rate_of_the_week(tmp_path):
-    (tmp_path / "fx.csv").write_text("date,currency,rate\n2026-10-30,EUR,1.08\n2026-11-02,EUR,1.10\n2026-11-02,GBP,1.25\n")
+    (tmp_path / "fx.csv").write_text(
+        "date,currency,rate\n2026-10-30,EUR,1.08\n2026-11-02,EUR,1.10\n2026-11-02,GBP,1.25\n"
+    )
     focus_file(
         tmp_path / "bill.csv",
         "100.00,90.00,EUR,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
@@ -134,7 +136,10 @@ def test_foreign_currency_is_converted_at_the_newest_rate_of_the_week(tmp_path):
         run(settings, day)
         for line in staged(settings, "cost_lines", day):
             converted[(day, line["x_OriginalCurrency"])] = (
-                line["BilledCost"], line["EffectiveCost"], line["BillingCurrency"], line["x_FxRate"]
+                line["BilledCost"],
+                line["EffectiveCost"],
+                line["BillingCurrency"],
+                line["x_FxRate"],
             )
     assert converted == {
         (date(2026, 11, 1), "EUR"): (Decimal("108.00"), Decimal("97.20"), "USD", Decimal("1.08")),
