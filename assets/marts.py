@@ -12,6 +12,8 @@ from pipelines.config import Settings
 from pipelines.partitions import daily
 from pipelines.resources import ApportionConfig, partition_days
 
+INGEST_LOG = [("source", "VARCHAR"), ("unreadable_reason", "VARCHAR")]
+
 ALLOCATED_LINES = [
     ("charge_date", "DATE"),
     ("source", "VARCHAR"),
@@ -41,6 +43,7 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
     register_day_view(con, lake, "priced_usage", day, "priced_day", PRICED_USAGE)
     register_day_view(con, lake, "cost_lines", day, "cost_lines_day", STAGED_COST_LINES)
     register_day_view(con, lake, "quarantine", day, "quarantine_day", STAGED_QUARANTINE)
+    register_day_view(con, lake, "ingest_log", day, "ingest_log_day", INGEST_LOG)
     fact_file = lake.partition_file("fact_cost", day)
     fact_rows = write_parquet(con, load_sql("marts/fact_cost"), fact_file, {"charge_date": day})
     con.execute("create or replace temp table fact_day as select * from read_parquet($f)", {"f": str(fact_file)})

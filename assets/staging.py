@@ -17,7 +17,7 @@ import duckdb
 
 from assets.allocation.rules import Params, cost_category_sql
 from assets.ingest import SOURCE_KINDS
-from assets.ingest.base import Fetched
+from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.validate import cast_or_reject
 from assets.lake import Lake, land_file, replace_partition, write_parquet
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
@@ -51,14 +51,21 @@ def source_files(source: Source, base: Path, day: date) -> list[Path]:
 def local_files(source: Source, base: Path, day: date) -> list[Fetched]:
     """What a local source offers for `day`, as fetched files."""
     return [
-        Fetched(path, str(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
+        Fetched(path, _shown(path, base), datetime.fromtimestamp(path.stat().st_mtime, UTC))
         for path in source_files(source, base, day)
     ]
 
 
+def _shown(path: Path, base: Path) -> str:
+    """A path as the manifest records it: relative to the config's folder when inside it, so that a manifest
+    does not depend on where the project is checked out."""
+    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+
+
 def land_day(settings: Settings, day: date) -> dict[str, int]:
     """Land every source's files for `day` in raw and write the day's manifests; returns files per source.
-    A remote source's kind fetches its files first (into a scratch folder that is removed afterwards)."""
+    A remote source's kind fetches its files first (into a scratch folder that is removed afterwards); a kind whose
+    files can carry prompt text lands a redacted copy (`redacted` in the manifest)."""
     lake = Lake(settings.app.lake)
     landed: dict[str, int] = {}
     con = connect()
@@ -68,14 +75,30 @@ def land_day(settings: Settings, day: date) -> dict[str, int]:
             fetched = kind.fetch(source, day, Path(workdir)) if kind.fetch else local_files(source, settings.root, day)
             rows = []
             for item in fetched:
-                raw, checksum = land_file(item.path, lake.raw_dir(source.name))
-                rows.append((source.name, day, item.origin, raw.name, checksum, raw.stat().st_size, item.modified_at))
+                path = item.path
+                if kind.redact:
+                    path = Path(workdir) / "redacted" / item.path.name
+                    path.parent.mkdir(exist_ok=True)
+                    kind.redact(item.path, path)
+                raw, checksum = land_file(path, lake.raw_dir(source.name))
+                rows.append(
+                    (
+                        source.name,
+                        day,
+                        item.origin,
+                        raw.name,
+                        checksum,
+                        raw.stat().st_size,
+                        item.modified_at,
+                        bool(kind.redact),
+                    )
+                )
         con.execute(
             "create or replace temp table manifest (source varchar, day date, source_path varchar, raw_file varchar, "
-            "sha256 varchar, bytes bigint, modified_at timestamptz)"
+            "sha256 varchar, bytes bigint, modified_at timestamptz, redacted boolean)"
         )
         if rows:
-            con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?)", rows)
+            con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         write_parquet(con, "select * from manifest order by raw_file", lake.manifest_file(source.name, day))
         landed[source.name] = len(rows)
     con.close()
@@ -107,14 +130,32 @@ def register_fx_rates(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
         con.executemany("insert into fx_rates values (?, ?, ?)", list(settings.fx_rates))
 
 
+def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Path], options: dict) -> None:
+    """Parse each file once into a temp table and create the view `src_raw` over all of them, and the table
+    `unreadable(source_file, reason)` of files that could not be parsed at all (a truncated gzip, a CSV whose rows
+    do not split, bytes that are not UTF-8). Those are quarantined whole; the other files go on."""
+    con.execute("create or replace temp table unreadable (source_file varchar, reason varchar)")
+    parts = []
+    for i, path in enumerate(files):
+        try:
+            kind.read(con, [path], f"src_records_{i}", options)
+            con.execute(f"create or replace temp table src_file_{i} as select * from src_records_{i}")
+            parts.append(f"select * from src_file_{i}")
+        except duckdb.Error as exc:
+            reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
+            con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})
+    if not parts:
+        typed = ", ".join(f'null::varchar as "{c.name}"' for c in SCHEMA[kind.target])
+        parts = [f"select null::varchar as _file, null::bigint as _row, {typed} where false"]
+    con.execute("create or replace temp view src_raw as " + " union all by name ".join(parts))
+
+
 def _stage_source(
     con: duckdb.DuckDBPyConnection, settings: Settings, source: Source, files: list[Path], day: date
 ) -> dict[str, str]:
     """Read and cast one source's files; returns the SQL (by staging table) selecting its rows for `day`."""
     kind = SOURCE_KINDS[source.kind]
-    kind.read(con, files, "src_records", source.options)
-    # parse once: the records are counted (rows in) and cast from the same table
-    con.execute("create or replace temp table src_raw as select * from src_records")
+    read_files(con, kind, files, source.options)
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
     cast_or_reject(con, "src_raw", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, checks=kind.checks)
     params = {"charge_date": day, "event_date": day, "metric_date": day, "source": source.name}

@@ -43,3 +43,5 @@ class SourceKind:
     read: Reader
     checks: tuple[RowCheck, ...] = ()
     fetch: Fetcher | None = None
+    redact: Callable[[Path, Path], None] | None = None
+    """For formats that can carry prompt or response text: `redact(source, target)` writes the copy raw keeps."""

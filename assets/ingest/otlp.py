@@ -23,6 +23,7 @@ import duckdb
 
 from assets.ingest.base import SourceKind
 from assets.ingest.readers import create_view, json_error, jsonl_lines, project, sql_string
+from assets.ingest.redact import redact_otlp_json
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
 
@@ -223,4 +224,4 @@ def read_otlp(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opti
     create_view(con, view, USAGE_EVENTS, [_select(path, keys) for path in files])
 
 
-OTLP_JSON = SourceKind("otlp_json", "usage_events", read_otlp, USAGE_EVENT_CHECKS)
+OTLP_JSON = SourceKind("otlp_json", "usage_events", read_otlp, USAGE_EVENT_CHECKS, redact=redact_otlp_json)

@@ -1,4 +1,5 @@
--- reconciliation: per day and configured source, the source's cost against what the fact table holds for it
+-- reconciliation: per day and configured source, the source's cost against what the fact table holds for it;
+-- a source with no file that day, or with a file that could not be read, makes the day incomplete for it
 with sources as (
     select unnest($source_names) as source, unnest($source_kinds) as kind
 ),
@@ -24,6 +25,10 @@ quarantined as (
 
 files as (
     select source, count(*) as files from manifest_day group by source
+),
+
+unreadable as (
+    select source, count(*) as files_unreadable from ingest_log_day where unreadable_reason is not null group by source
 )
 
 select
@@ -31,16 +36,18 @@ select
     s.source,
     s.kind,
     coalesce(f.files, 0) as files,
+    coalesce(u.files_unreadable, 0) as files_unreadable,
     coalesce(t.lines, 0) as cost_lines,
     coalesce(q.rows_quarantined, 0) as rows_quarantined,
     coalesce(t.total, 0)::decimal(38, 10) as source_total,
     coalesce(a.allocated, 0)::decimal(38, 10) as allocated,
     coalesce(a.unallocated, 0)::decimal(38, 10) as unallocated,
     (coalesce(t.total, 0) - coalesce(a.allocated, 0) - coalesce(a.unallocated, 0))::decimal(38, 10) as difference,
-    coalesce(f.files, 0) > 0 as complete
+    coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 as complete
 from sources s
 left join source_totals t on s.source = t.source
 left join fact_totals a on s.source = a.source
 left join quarantined q on s.source = q.source
 left join files f on s.source = f.source
+left join unreadable u on s.source = u.source
 order by s.source

@@ -24,9 +24,13 @@ select
     coalesce(s.rows_valid, 0) as rows_valid,
     coalesce(q.rows_quarantined, 0) as rows_quarantined,
     r.rows_read = coalesce(s.rows_valid, 0) + coalesce(q.rows_quarantined, 0) as balanced,
-    coalesce(d.rows_rejected_on_day, 0) as rows_rejected_on_day
+    coalesce(d.rows_rejected_on_day, 0) as rows_rejected_on_day,
+    null::varchar as unreadable_reason
 from read_rows r
 left join staged s on r._file = s._file
 left join rejected q on r._file = q._file
 left join rejected_on_day d on parse_filename(r._file) = d.source_file
+union all
+select $source, $kind, source_file, 0, 0, 0, true, 0, reason
+from unreadable
 order by source_file

@@ -1,5 +1,6 @@
 -- quarantine_day: rows of one source rejected for $charge_date, with file, row, column and reason: rows that do
--- not fit the schema (or undated ones, from that day's own files) and rows that cannot be staged on that day
+-- not fit the schema (or undated ones, from that day's own files), rows that cannot be staged on that day, and
+-- whole files that could not be read at all (no row, no column)
 select
     charge_date,
     $source as source,
@@ -20,4 +21,14 @@ select
     reason,
     raw_value
 from day_rejected
-order by source_file, source_row
+union all
+select
+    $charge_date::date as charge_date,
+    $source as source,
+    source_file,
+    null as source_row,
+    null as column_name,
+    reason,
+    null as raw_value
+from unreadable
+order by source_file, source_row nulls first

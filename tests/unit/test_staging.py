@@ -150,3 +150,17 @@ def test_foreign_currency_is_converted_at_the_newest_rate_of_the_week(tmp_path):
         "no FX rate for GBP to USD dated at most 7 days before 2026-11-01",
         "no FX rate for EUR to USD dated at most 7 days before 2026-11-10",
     }
+
+
+def test_an_unreadable_file_is_quarantined_whole_and_the_others_go_on(tmp_path):
+    focus_file(tmp_path / "bills" / "good.csv", "1.25,1.25,USD,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1")
+    (tmp_path / "bills" / "broken.csv.gz").write_bytes(b"\x1f\x8b\x08\x00 this is not gzip")
+    settings = settings_for(tmp_path, "bills/*")
+    run(settings, date(2026, 11, 1))
+    assert [r["BilledCost"] for r in staged(settings, "cost_lines", date(2026, 11, 1))] == [Decimal("1.25")]
+    (reject,) = staged(settings, "quarantine", date(2026, 11, 1))
+    assert reject["source_file"].endswith("-broken.csv.gz") and reject["source_row"] is None
+    assert reject["reason"].startswith("unreadable file: ")
+    logs = {r["source_file"].split("-", 1)[1]: r for r in staged(settings, "ingest_log", date(2026, 11, 1))}
+    assert logs["broken.csv.gz"]["unreadable_reason"] == reject["reason"]
+    assert logs["good.csv"]["rows_valid"] == 1 and logs["good.csv"]["balanced"]

@@ -1,0 +1,63 @@
+"""Prompt and response text never reaches the lake: raw keeps a redacted copy of telemetry that carries it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+from assets.ingest.redact import redact_otlp_json
+from assets.lake import Lake
+from assets.sql import connect
+from assets.staging import land_day, stage_day
+from pipelines.config import load_settings
+from tests.unit.test_ingest_otlp import NEW_STYLE, SECRET, request
+
+DAY = date(2026, 3, 2)  # NEW_STYLE starts at 1772445600 s = 2026-03-02T10:00:00Z
+
+
+def test_redacted_copy_drops_message_content_and_keeps_everything_read(tmp_path: Path) -> None:
+    event = {
+        "name": "gen_ai.user.message",
+        "attributes": [{"key": "gen_ai.prompt.0.content", "value": {"stringValue": SECRET}}],
+    }
+    source = tmp_path / "spans.jsonl.gz"
+    with gzip.open(source, "wt") as handle:
+        handle.write(request([NEW_STYLE | {"events": [event]}]) + "\n\n{not json " + SECRET + "\n")
+    target = tmp_path / "redacted.jsonl.gz"
+    redact_otlp_json(source, target)
+    text = gzip.decompress(target.read_bytes()).decode()
+    assert SECRET not in text
+    first, blank, broken = text.splitlines()
+    span = json.loads(first)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    keys = [a["key"] for a in span["attributes"]]
+    assert "gen_ai.input.messages" not in keys and "gen_ai.usage.input_tokens" in keys
+    assert span["events"][0]["attributes"] == []
+    assert blank == "" and broken.startswith("<redacted line that was not JSON")
+
+
+def test_no_prompt_text_anywhere_in_the_lake_after_a_run(tmp_path: Path) -> None:
+    (tmp_path / "spans.jsonl").write_text(request([NEW_STYLE]) + "\n")
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\nsources:\n  - {name: otel, kind: otlp_json, path: spans.jsonl}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    land_day(settings, DAY)
+    stage_day(settings, DAY)
+    lake = Lake(settings.app.lake)
+    raw = list(lake.raw_dir("otel").iterdir())
+    assert len(raw) == 1 and SECRET.encode() not in raw[0].read_bytes()
+    with connect() as con:
+        files = [str(p) for p in lake.root.rglob("*.parquet")]
+        con.execute(
+            "create temp table everything as select * from read_parquet($f, union_by_name = true)", {"f": files}
+        )
+        columns = [r[0] for r in con.execute("describe everything").fetchall()]
+        hits = con.execute(
+            "select count(*) from everything where " + " or ".join(f'contains("{c}"::varchar, $s)' for c in columns),
+            {"s": "hunter2"},
+        ).fetchall()
+        staged = con.execute("select count(*) from everything where input_tokens = 1200").fetchall()
+    assert hits == [(0,)] and staged == [(1,)]
