@@ -9,7 +9,7 @@ CALLS ?= 20000
 END := $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install demo test lint dev clean
+.PHONY: install demo test lint dev bench clean
 
 install: $(VENV)/.installed
 
@@ -37,9 +37,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 dev: install
 	mkdir -p var
 	$(BIN)/dg dev
 
 clean:
-	rm -rf data var logs .logs_queue
+	rm -rf data var logs .logs_queue bench/out

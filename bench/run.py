@@ -1,0 +1,146 @@
+"""One command for the benchmark: `make bench` (or `python -m bench.run --calls 10000000 --cost-lines 1000000`).
+
+Generates one day of calls and cost lines, runs that day's partition through `apportion run` under
+`/usr/bin/time -v` (wall time and peak RSS of the whole process), times a bare DuckDB scan and group-by of the same
+usage Parquet, and prints a Markdown table. With `--backfill-days N` it also runs N days and compares with N times
+one day, and reports how long the last day took against the first (does history slow a nightly run?).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.generate import write_bill, write_usage
+
+REPO = Path(__file__).resolve().parent.parent
+DAY = date(2026, 11, 1)
+
+
+def write_config(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "apportion.yaml"
+    config.write_text(
+        f"""warehouse: out/warehouse.duckdb
+lake: out/lake
+allocation: {REPO / "config" / "allocation.yaml"}
+prices: {REPO / "config" / "prices.yaml"}
+memory_limit: 3GB
+sources:
+  - {{name: bill, kind: focus, path: "bill/{{date}}.parquet"}}
+  - {{name: app_usage, kind: usage_parquet, path: "usage/{{date}}/*.parquet"}}
+"""
+    )
+    return config
+
+
+def timed_run(config: Path, start: date, end: date) -> tuple[float, float]:
+    """(wall seconds, peak RSS in GB) of `apportion run` for the days."""
+    command = [
+        "/usr/bin/time",
+        "-v",
+        str(Path(sys.executable).parent / "apportion"),
+        "run",
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+        "--config",
+        str(config),
+    ]
+    began = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - began
+    if result.returncode != 0:
+        sys.exit(f"apportion run failed:\n{result.stdout}\n{result.stderr}")
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
+    return wall, rss_kb / 1024 / 1024
+
+
+def bare_scan(usage: Path) -> float:
+    """Seconds for DuckDB to scan the usage Parquet and group it the way allocation does."""
+    from assets.sql import connect
+
+    began = time.perf_counter()
+    with connect() as con:
+        con.execute(
+            "select provider, model, api_key_id, team, feature, customer, agent, workflow, attempt > 1, "
+            "sum(input_tokens), sum(output_tokens), count(*) "
+            f"from read_parquet('{usage}/*.parquet') group by all"
+        ).fetchall()
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=10_000_000)
+    parser.add_argument("--cost-lines", type=int, default=1_000_000)
+    parser.add_argument("--backfill-days", type=int, default=0)
+    parser.add_argument("--backfill-calls", type=int, default=200_000)
+    parser.add_argument("--root", type=Path, default=REPO / "bench" / "out")
+    args = parser.parse_args()
+
+    root = args.root
+    config = write_config(root)
+    began = time.perf_counter()
+    write_usage(root / "usage" / DAY.isoformat(), DAY, args.calls)
+    write_bill(root / "bill" / f"{DAY.isoformat()}.parquet", DAY, args.cost_lines)
+    generated = time.perf_counter() - began
+    wall, rss = timed_run(config, DAY, DAY)
+    scan = bare_scan(root / "usage" / DAY.isoformat())
+    rows = [
+        (
+            "machine",
+            f"{os.cpu_count()} cores, {_memory_gb():.0f} GB, {platform.machine()}, Python {platform.python_version()}",
+        ),
+        ("data", f"{args.calls:,} calls, {args.cost_lines:,} cost lines (generated in {generated:.1f} s)"),
+        ("one day, `apportion run` wall time", f"{wall:.1f} s (target ≤ 60 s)"),
+        ("peak RSS", f"{rss:.2f} GB (target ≤ 4 GB)"),
+        ("calls per second", f"{args.calls / wall:,.0f}"),
+        ("bare DuckDB scan + group-by of the usage Parquet", f"{scan:.2f} s"),
+        ("ratio pipeline / bare scan", f"{wall / scan:.1f} (target ≤ 3)"),
+    ]
+    if args.backfill_days:
+        rows += backfill(root / "backfill", args.backfill_days, args.backfill_calls, args.cost_lines // 10)
+    print("| measure | result |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+def backfill(root: Path, days: int, calls: int, cost_lines: int) -> list[tuple[str, str]]:
+    config = write_config(root)
+    last = DAY + timedelta(days=days - 1)
+    for offset in range(days):
+        day = DAY + timedelta(days=offset)
+        write_usage(root / "usage" / day.isoformat(), day, calls)
+        write_bill(root / "bill" / f"{day.isoformat()}.parquet", day, cost_lines)
+    one, _ = timed_run(config, DAY, DAY)
+    all_days, rss = timed_run(config, DAY, last)
+    again_last, _ = timed_run(config, last, last)
+    return [
+        (
+            f"backfill of {days} days × {calls:,} calls",
+            f"{all_days:.1f} s = {all_days / one:.1f} × one day "
+            f"({one:.1f} s; target ≤ {days} ×), peak RSS {rss:.2f} GB",
+        ),
+        (
+            f"nightly re-run of day {days} with {days - 1} days of history",
+            f"{again_last:.1f} s (first day {one:.1f} s)",
+        ),
+    ]
+
+
+def _memory_gb() -> float:
+    with open("/proc/meminfo") as handle:
+        return int(handle.readline().split()[1]) / 1024 / 1024
+
+
+if __name__ == "__main__":
+    main()
