@@ -100,7 +100,8 @@ def write_bill(path: Path, day: date, lines: int) -> None:
                 from llm
                 union all
                 select
-                    ((h % 100000) / 10000.0)::decimal(38, 10)::varchar, ((h % 100000) / 10000.0)::decimal(38, 10)::varchar,
+                    ((h % 100000) / 10000.0)::decimal(38, 10)::varchar,
+                    ((h % 100000) / 10000.0)::decimal(38, 10)::varchar,
                     'USD', 'Usage', $day::varchar || 'T00:00:00Z', ($day + 1)::varchar || 'T00:00:00Z',
                     'AWS', ['Amazon EC2', 'Amazon S3', 'AWS Data Transfer'][(1 + (h >> 8) % 3)::bigint],
                     'meter-' || (h >> 12) % 40,
