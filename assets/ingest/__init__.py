@@ -6,6 +6,7 @@ Adding a kind is one module here and one entry in `SOURCE_KINDS`. Casting and re
 
 from __future__ import annotations
 
+from assets.ingest.azure_cost import AZURE_COST_QUERY, AZURE_EXPORT
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS
 from assets.ingest.otlp import OTLP_JSON
@@ -13,5 +14,6 @@ from assets.ingest.usage_canonical import USAGE_JSONL, USAGE_PARQUET
 from assets.ingest.usage_metrics import USAGE_METRICS_KIND
 
 SOURCE_KINDS: dict[str, SourceKind] = {
-    kind.name: kind for kind in (FOCUS, USAGE_JSONL, USAGE_PARQUET, OTLP_JSON, USAGE_METRICS_KIND)
+    kind.name: kind
+    for kind in (FOCUS, USAGE_JSONL, USAGE_PARQUET, OTLP_JSON, USAGE_METRICS_KIND, AZURE_EXPORT, AZURE_COST_QUERY)
 }
