@@ -6,14 +6,28 @@ Adding a kind is one module here and one entry in `SOURCE_KINDS`. Casting and re
 
 from __future__ import annotations
 
+from assets.ingest.anthropic_admin import ANTHROPIC_COSTS, ANTHROPIC_USAGE
 from assets.ingest.azure_cost import AZURE_COST_QUERY, AZURE_EXPORT
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS
+from assets.ingest.openai_admin import OPENAI_COSTS, OPENAI_USAGE
 from assets.ingest.otlp import OTLP_JSON
 from assets.ingest.usage_canonical import USAGE_JSONL, USAGE_PARQUET
 from assets.ingest.usage_metrics import USAGE_METRICS_KIND
 
 SOURCE_KINDS: dict[str, SourceKind] = {
     kind.name: kind
-    for kind in (FOCUS, USAGE_JSONL, USAGE_PARQUET, OTLP_JSON, USAGE_METRICS_KIND, AZURE_EXPORT, AZURE_COST_QUERY)
+    for kind in (
+        FOCUS,
+        USAGE_JSONL,
+        USAGE_PARQUET,
+        OTLP_JSON,
+        USAGE_METRICS_KIND,
+        AZURE_EXPORT,
+        AZURE_COST_QUERY,
+        OPENAI_COSTS,
+        OPENAI_USAGE,
+        ANTHROPIC_COSTS,
+        ANTHROPIC_USAGE,
+    )
 }

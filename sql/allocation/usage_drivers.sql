@@ -18,7 +18,7 @@ with calls as (
         sum(coalesce(list_cost, 0)) as list_cost,
         sum(coalesce(input_tokens, 0)) as input_tokens,
         sum(coalesce(output_tokens, 0)) as output_tokens,
-        sum(coalesce(request_count, 1)) as requests,
+        sum(coalesce(request_count, case when operation like '%:bucket%' then 0 else 1 end)) as requests,
         null::decimal(38, 10) as quantity
     from priced_day
     group by

@@ -37,7 +37,7 @@ telemetry as (
         provider,
         model,
         case
-            when operation = 'embeddings' then 'embeddings'
+            when split_part(operation, ':', 1) = 'embeddings' then 'embeddings'
             when operation = 'vector_query' then 'vector_db'
             else 'inference'
         end as cost_category,
@@ -48,7 +48,7 @@ telemetry as (
         0::decimal(38, 10) as amount_usd,
         sum(coalesce(input_tokens, 0))::hugeint as input_tokens,
         sum(coalesce(output_tokens, 0))::hugeint as output_tokens,
-        sum(coalesce(request_count, 1))::hugeint as requests
+        sum(coalesce(request_count, case when operation like '%:bucket%' then 0 else 1 end))::hugeint as requests
     from priced_day
     group by
         team, feature, customer, agent, workflow, provider, model, cost_category, x_Source, is_retry

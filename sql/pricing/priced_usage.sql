@@ -19,7 +19,7 @@ candidates as (
         coalesce(c.cache_write_tokens, 0) as cache_write_tokens,
         coalesce(c.cache_write_1h_tokens, 0) as cache_write_1h_tokens,
         coalesce(c.output_tokens, 0) as output_tokens,
-        coalesce(c.request_count, 1) as request_count,
+        coalesce(c.request_count, case when c.operation like '%:bucket%' then 0 else 1 end) as request_count,
         p.service_tier = coalesce(c.service_tier, 'standard') as is_call_tier,
         p.*
     from calls c
@@ -29,7 +29,14 @@ candidates as (
         and p.service_tier in (coalesce(c.service_tier, 'standard'), 'standard')
         and (p.valid_from is null or c.event_time >= p.valid_from)
         and (p.valid_to is null or c.event_time < p.valid_to)
-        and coalesce(c.input_tokens, 0) >= p.min_input_tokens
+        and case
+            -- a vendor's daily bucket is not one call: never pick a tier by its summed tokens; use the base tier,
+            -- or the long-context tier when the vendor grouped the tokens by context window (FORMATS-AI 7.3)
+            when split_part(c.operation, ':', 2) = 'bucket'
+                then p.min_input_tokens = 0
+                or (split_part(c.operation, ':', 3) = '200k-1M' and p.min_input_tokens <= 200001)
+            else coalesce(c.input_tokens, 0) >= p.min_input_tokens
+        end
         and (
             p.time_of_day_start is null
             or (

@@ -236,3 +236,13 @@ def test_bad_overrides_file_names_the_file_the_line_and_what_was_expected(tmp_pa
         load_price_overrides(path)
     assert f"{path}:5: prices.0.input_mtok: Input should be a valid decimal" in str(error.value)
     assert f"{path}:10: discounts.0.region: Extra inputs are not permitted" in str(error.value)
+
+
+def test_a_vendor_daily_bucket_is_never_priced_at_a_long_context_tier_by_its_total() -> None:
+    one_call = call("google", "gemini-2.5-pro", input_tokens=300_000, output_tokens=0)
+    bucket = one_call | {"operation": "chat:bucket"}
+    grouped = one_call | {"operation": "chat:bucket:200k-1M"}
+    base = call("google", "gemini-2.5-pro", input_tokens=100_000, output_tokens=0)
+    single, daily, long_context, small = costs([one_call, bucket, grouped, base])
+    assert daily == small * 3  # base tier, linear in tokens
+    assert single == long_context > daily
