@@ -7,6 +7,7 @@ Adding a kind is one module here and one entry in `SOURCE_KINDS`. Casting and re
 from __future__ import annotations
 
 from assets.ingest.anthropic_admin import ANTHROPIC_COSTS, ANTHROPIC_USAGE
+from assets.ingest.aws_cur import AWS_CUR
 from assets.ingest.azure_cost import AZURE_COST_QUERY, AZURE_EXPORT
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS
@@ -23,6 +24,7 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         USAGE_PARQUET,
         OTLP_JSON,
         USAGE_METRICS_KIND,
+        AWS_CUR,
         AZURE_EXPORT,
         AZURE_COST_QUERY,
         OPENAI_COSTS,
