@@ -56,6 +56,13 @@ def local_files(source: Source, base: Path, day: date) -> list[Fetched]:
     ]
 
 
+def _with_local_path_resolved(source: Source, base: Path) -> Source:
+    """A fetcher gets local paths (not `s3://`, `https://`, …) resolved against the config's folder."""
+    if "://" in source.path or Path(source.path).is_absolute():
+        return source
+    return source.model_copy(update={"path": str(base / source.path)})
+
+
 def _shown(path: Path, base: Path) -> str:
     """A path as the manifest records it: relative to the config's folder when inside it, so that a manifest
     does not depend on where the project is checked out."""
@@ -72,7 +79,10 @@ def land_day(settings: Settings, day: date) -> dict[str, int]:
     for source in settings.app.sources:
         kind = SOURCE_KINDS[source.kind]
         with tempfile.TemporaryDirectory(dir=lake.tmp_dir()) as workdir:
-            fetched = kind.fetch(source, day, Path(workdir)) if kind.fetch else local_files(source, settings.root, day)
+            if kind.fetch:
+                fetched = kind.fetch(_with_local_path_resolved(source, settings.root), day, Path(workdir))
+            else:
+                fetched = local_files(source, settings.root, day)
             rows = []
             for item in fetched:
                 path = item.path
