@@ -11,6 +11,7 @@ from assets.ingest.aws_cur import AWS_CUR
 from assets.ingest.azure_cost import AZURE_COST_QUERY, AZURE_EXPORT
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS
+from assets.ingest.gcp_billing import GCP_BIGQUERY, GCP_BILLING_FILE
 from assets.ingest.openai_admin import OPENAI_COSTS, OPENAI_USAGE
 from assets.ingest.otlp import OTLP_JSON
 from assets.ingest.usage_canonical import USAGE_JSONL, USAGE_PARQUET
@@ -27,6 +28,8 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         AWS_CUR,
         AZURE_EXPORT,
         AZURE_COST_QUERY,
+        GCP_BIGQUERY,
+        GCP_BILLING_FILE,
         OPENAI_COSTS,
         OPENAI_USAGE,
         ANTHROPIC_COSTS,
