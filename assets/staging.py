@@ -224,7 +224,8 @@ def stage_day(settings: Settings, day: date) -> StageResult:
             "metric_date": day,
             "source": source.name,
             "kind": source.kind,
-            "undated_here": "{date}" in source.path,
+            # undated rejects belong to this day when its files are the day's own (a {date} path, a fetch)
+            "undated_here": "{date}" in source.path or SOURCE_KINDS[source.kind].fetch is not None,
         }
         for table, query in queries.items():
             target = lake.partition_file(table, day, source.name)

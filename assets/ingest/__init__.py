@@ -10,8 +10,12 @@ from assets.ingest.anthropic_admin import ANTHROPIC_COSTS, ANTHROPIC_USAGE
 from assets.ingest.aws_cur import AWS_CUR
 from assets.ingest.azure_cost import AZURE_COST_QUERY, AZURE_EXPORT
 from assets.ingest.base import SourceKind
+from assets.ingest.bedrock_logs import BEDROCK_INVOCATION_LOGS
 from assets.ingest.focus import FOCUS
 from assets.ingest.gcp_billing import GCP_BIGQUERY, GCP_BILLING_FILE
+from assets.ingest.invoices import INVOICE_LINES
+from assets.ingest.langfuse import LANGFUSE_OBSERVATIONS
+from assets.ingest.litellm import LITELLM_SPENDLOGS
 from assets.ingest.openai_admin import OPENAI_COSTS, OPENAI_USAGE
 from assets.ingest.otlp import OTLP_JSON
 from assets.ingest.usage_canonical import USAGE_JSONL, USAGE_PARQUET
@@ -34,5 +38,9 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         OPENAI_USAGE,
         ANTHROPIC_COSTS,
         ANTHROPIC_USAGE,
+        LITELLM_SPENDLOGS,
+        LANGFUSE_OBSERVATIONS,
+        BEDROCK_INVOCATION_LOGS,
+        INVOICE_LINES,
     )
 }

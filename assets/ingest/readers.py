@@ -112,7 +112,11 @@ def utc_text(expr: str) -> str:
     `2024-10-01 00:00:00`, Parquet may hold zone-less timestamps) and US dates (`4/1/25`) are parsed, both
     written as ISO 8601 with `Z`; text with a zone, or that does not parse, is kept for the validator."""
     formats = "[" + ", ".join(sql_string(f) for f in _SLASH_FORMATS) + "]"
-    parsed = f"coalesce(try_strptime({expr}, {formats}), try_cast({expr} as timestamp))"
+    # only text with a slash can be a US date: skip the format list (costly per row) for the rest
+    parsed = (
+        f"coalesce(case when contains({expr}, '/') then try_strptime({expr}, {formats}) end, "
+        f"try_cast({expr} as timestamp))"
+    )
     return (
         f"case when regexp_matches({expr}, {sql_string(_HAS_ZONE)}) then {expr} "
         f"else coalesce(strftime({parsed}, '%Y-%m-%dT%H:%M:%S.%fZ'), {expr}) end"

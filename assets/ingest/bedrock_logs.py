@@ -1,0 +1,153 @@
+"""Amazon Bedrock model invocation logs, fetched from S3, as `usage_events`.
+
+Bedrock delivers one gzipped JSON Lines object per batch under
+`<prefix>/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/yyyy/mm/dd/hh/`; a source's `path` is
+`s3://bucket/prefix` (the logging configuration's bucket and key prefix). `fetch` finds the accounts and regions
+under the prefix (or takes them from options `accounts` and `regions`), lists the 24 hour folders of the day one
+prefix each, and downloads their `*.json.gz` objects (not the `data/` sub-folders Bedrock writes large bodies to);
+each file's modified time is the object's `LastModified`. boto3 finds credentials by its default chain; option
+`region` names the client's region and `endpoint_url` another endpoint (tests, S3-compatible stores).
+
+Each line is one invocation (FORMATS-AI §4): `timestamp` is the event time, `requestId` the request id, provider is
+`aws`, `modelId` the model — a foundation model, a cross-region profile, or an application inference profile ARN,
+kept as it is: `aliases` in the prices file price an ARN as its foundation model. Bedrock's token counts exclude the
+cache (FORMATS-AI §1.1), so `input_tokens` = `inputTokenCount` + `cacheReadInputTokenCount` +
+`cacheWriteInputTokenCount`, the two cache counts being its parts; `output_tokens` = `outputTokenCount`. A failed
+invocation has no counts but an `errorCode`: status error, error type the code. The operation is `embeddings` for
+a model id containing `embed`, else `chat`. `identity.arn` (the calling principal) is the API key id. Dimensions
+come from the caller's `requestMetadata` keys of the same name (team, feature, customer, agent, workflow); option
+`fields` maps any text column to other paths (syntax in `assets.ingest.litellm`), e.g.
+`{team: requestMetadata.cost_center}`. The prompt and response bodies
+(`input.inputBodyJson`, `output.outputBodyJson`) are never read, and raw keeps a copy of each object without them
+(`redact`). The log has no latency and no service tier.
+
+Duplicates: `requestId` identifies an invocation, and S3 delivery is at least once, so the same record may arrive
+twice, in two objects and even two hour folders. A `RowCheck` sees one row and cannot dedupe, and `read` sees one
+day's files (staging may pass them one at a time), so duplicates are staged as delivered: the dedupe belongs in
+staging, over the source's staged rows of the day and of the lookback days before it, keyed on `request_id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date
+from pathlib import Path
+from typing import Any
+
+import boto3
+import duckdb
+
+from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.litellm import RecordPaths, configured_paths, counts_text, provider_id, redact_copy
+from assets.ingest.readers import create_view
+from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
+from assets.schemas import DIMENSIONS, USAGE_EVENTS
+
+LOG_FOLDER = "BedrockModelInvocationLogs"
+SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz")
+"""File names read: what Bedrock writes (`.json.gz`), and the same unzipped or named as JSON Lines."""
+
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "request_id": ("requestId",),
+    "model": ("modelId",),
+    "api_key_id": ("identity.arn",),
+    "error_type": ("errorCode",),
+    **{dimension: (f"requestMetadata.{dimension}",) for dimension in DIMENSIONS},
+}
+
+CONTENT: tuple[tuple[str, ...], ...] = (("input", "inputBodyJson"), ("output", "outputBodyJson"))
+
+
+def s3_location(path: str) -> tuple[str, str]:
+    """(bucket, key prefix ending in `/` or empty) of an `s3://bucket/prefix` source path."""
+    if not path.startswith("s3://") or not path[5:].split("/", 1)[0]:
+        raise ValueError(f"{path!r}: a Bedrock invocation log source path is s3://bucket/prefix")
+    bucket, _, prefix = path[5:].partition("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+def _listed(options: Mapping[str, Any], name: str) -> list[str] | None:
+    value = options.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v and "/" not in v for v in value):
+        raise ValueError(f"options.{name}: expected a list of names")
+    return value
+
+
+def _listing(client: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Pages of one folder level under `prefix` (objects in `Contents`, sub-folders in `CommonPrefixes`)."""
+    yield from client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+
+
+def _folders(client: Any, bucket: str, prefix: str, names: list[str] | None) -> list[str]:
+    """Sub-folder prefixes of `prefix`: those named in `names`, else every one listed."""
+    if names is not None:
+        return [f"{prefix}{name}/" for name in names]
+    return sorted(p["Prefix"] for page in _listing(client, bucket, prefix) for p in page.get("CommonPrefixes", []))
+
+
+def fetch_invocation_logs(source: Any, day: date, workdir: Path) -> list[Fetched]:
+    """Download the day's log objects (24 hour folders per account and region) into `workdir`."""
+    bucket, prefix = s3_location(source.path)
+    options = source.options
+    client = boto3.client("s3", region_name=options.get("region"), endpoint_url=options.get("endpoint_url"))
+    root = f"{prefix}AWSLogs/"
+    fetched = []
+    for account in _folders(client, bucket, root, _listed(options, "accounts")):
+        for region in _folders(client, bucket, f"{account}{LOG_FOLDER}/", _listed(options, "regions")):
+            for hour in range(24):
+                folder = f"{region}{day:%Y/%m/%d}/{hour:02d}/"
+                for page in _listing(client, bucket, folder):
+                    for item in page.get("Contents", []):
+                        key = item["Key"]
+                        if not key.endswith(SUFFIXES):
+                            continue
+                        local = workdir / key[len(root) :].replace("/", "_")
+                        client.download_file(bucket, key, str(local))
+                        fetched.append(Fetched(local, f"s3://{bucket}/{key}", item["LastModified"].astimezone(UTC)))
+    return sorted(fetched, key=lambda f: f.origin)
+
+
+def read_invocation_logs(
+    con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]
+) -> None:
+    """Option `fields`: column → path(s), replacing `DEFAULT_FIELDS` per column."""
+    fields = configured_paths(options, DEFAULT_FIELDS, CONTENT)
+    paths = RecordPaths()
+    exprs = {column: paths.first(p) for column, p in fields.items()}
+    model = exprs["model"]
+    reads, writes = paths.value("input.cacheReadInputTokenCount"), paths.value("input.cacheWriteInputTokenCount")
+    exprs.update(
+        event_time=paths.value("timestamp"),
+        provider=provider_id(exprs["provider"]) if "provider" in exprs else "'aws'",
+        operation=exprs.get(
+            "operation", f"case when contains(lower({model}), 'embed') then 'embeddings' else 'chat' end"
+        ),
+        input_tokens=counts_text([paths.value("input.inputTokenCount"), reads, writes]),
+        cache_read_tokens=reads,
+        cache_write_tokens=writes,
+        output_tokens=paths.value("output.outputTokenCount"),
+        request_count="1",
+        status=f"case when {exprs['error_type']} is null then 'ok' else 'error' end",
+    )
+    for path in files:
+        if not path.name.lower().endswith(SUFFIXES):
+            raise ValueError(f"{path}: expected Bedrock invocation logs ({', '.join(SUFFIXES)})")
+    create_view(con, view, USAGE_EVENTS, [paths.select(con, path, "jsonl", exprs) for path in files])
+
+
+def redact_invocation_logs(source: Path, target: Path) -> None:
+    """The raw copy: invocation logs without the prompt and response bodies."""
+    redact_copy(source, target, "jsonl", CONTENT)
+
+
+BEDROCK_INVOCATION_LOGS = SourceKind(
+    "bedrock_invocation_logs",
+    "usage_events",
+    read_invocation_logs,
+    USAGE_EVENT_CHECKS,
+    fetch=fetch_invocation_logs,
+    redact=redact_invocation_logs,
+)

@@ -1,0 +1,154 @@
+"""Langfuse observation exports (JSON Lines or Parquet of v1 `GENERATION` observations or v2 `ObservationV2`) as
+`usage_events`.
+
+A file holds observations of every type; its records are the **model calls**: observations of type `GENERATION`
+(operation `chat`) or `EMBEDDING` (v2's embedding calls, operation `embeddings`), plus one record per line that is
+not a JSON object and one per observation without a type (rejected: it cannot be told apart). Spans, events,
+agents, tools, chains, retrievers, evaluators and guardrails wrap or follow calls without being one, and are not
+records by design, so rows in = calls + broken lines = rows staged + rows quarantined. `_row` is the line (or Parquet
+row) number, so it has gaps where other observations were.
+
+Columns: `startTime` is the event time and `endTime - startTime` the latency; `providedModelName` (v2), else
+`model` (v1), the model; `traceId` → trace_id, `id` → span_id, `parentObservationId` → parent_span_id; `userId`
+(v2) → customer; `level` ERROR → status error with `statusMessage` as the error type. `sessionId` is a conversation
+that spans traces, not a column of `usage_events`: map it with option `fields` if wanted. Dimensions default to
+`metadata.<dimension>` (team, feature, agent, workflow); option `fields` maps any of them to other paths, e.g.
+`tags[team:*]` (the syntax is in `assets.ingest.litellm`). Langfuse observations do not name the provider: give
+option `provider` (e.g. `openai`) or a path in `fields.provider` (e.g. `metadata.ls_provider`, which LangChain
+sets); it is normalised to the price catalog's ids.
+
+Tokens: `usageDetails` maps Langfuse usage types to counts, and Langfuse's convention is that the types are
+disjoint parts — its SDKs subtract the cached tokens from `input` and store them as `input_cached_tokens` (OpenAI),
+Anthropic's `input` is already uncached beside `cache_read_input_tokens` and `cache_creation_input_tokens` — and
+that every type whose name contains `input` is input, every one containing `output` output (`total` is neither).
+So, with names compared in lower case:
+
+| apportion | sum of the usageDetails values whose key | e.g. |
+|---|---|---|
+| input_tokens | contains `input` | input, input_cached_tokens, cache_creation_input_tokens |
+| cache_read_tokens | contains `input` and `cached` or `cache_read` | input_cached_tokens, cache_read_input_tokens |
+| cache_write_tokens | contains `input` and `cache_creation` or `cache_write` | cache_creation_input_tokens |
+| cache_write_1h_tokens | is a cache-write key containing `1h` | |
+| output_tokens | contains `output` | output, output_reasoning_tokens |
+| reasoning_tokens | contains `output` and `reasoning` | output_reasoning_tokens |
+
+Keys containing neither `input` nor `output` (`total`, `web_search_requests`) are not tokens. A `usageDetails` that
+is not an object of numbers is left as it is in `input_tokens`, where the validator rejects it showing the value.
+`costDetails` and `totalCost` are Langfuse's own prices, fixed when it ingested the observation (no re-pricing,
+langfuse#12184): they are not read, the pricing layer prices every call. `input` and `output` (prompt and
+response) are never read, and raw keeps a copy of each file without them (`redact`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from assets.ingest.base import SourceKind
+from assets.ingest.litellm import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
+from assets.ingest.readers import create_view, file_format, sql_string
+from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
+from assets.schemas import USAGE_EVENTS
+
+CALL_TYPES = {"GENERATION": "chat", "EMBEDDING": "embeddings"}
+"""Observation types that are model calls → operation."""
+
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "trace_id": ("traceId",),
+    "span_id": ("id",),
+    "parent_span_id": ("parentObservationId",),
+    "model": ("providedModelName", "model"),
+    "customer": ("userId",),
+    "error_type": ("statusMessage",),
+    "team": ("metadata.team",),
+    "feature": ("metadata.feature",),
+    "agent": ("metadata.agent",),
+    "workflow": ("metadata.workflow",),
+}
+
+CONTENT: tuple[tuple[str, ...], ...] = (("input",), ("output",))
+
+_INPUT = "contains(k, 'input')"
+_OUTPUT = "contains(k, 'output')"
+_CACHE_WRITE = f"{_INPUT} and (contains(k, 'cache_creation') or contains(k, 'cache_write'))"
+TOKEN_KEYS = {
+    "input_tokens": _INPUT,
+    "cache_read_tokens": f"{_INPUT} and (contains(k, 'cached') or contains(k, 'cache_read'))",
+    "cache_write_tokens": _CACHE_WRITE,
+    "cache_write_1h_tokens": f"{_CACHE_WRITE} and contains(k, '1h')",
+    "output_tokens": _OUTPUT,
+    "reasoning_tokens": f"{_OUTPUT} and contains(k, 'reasoning')",
+}
+"""Which usageDetails keys (`k`, lower-cased) each token column sums (see the module docstring)."""
+
+
+def usage_counts(paths: RecordPaths, usage: str) -> dict[str, str]:
+    """SQL per token column: the sum of the values of the JSON object text `usage` whose key `TOKEN_KEYS` picks,
+    as text; the JSON text itself when it is not an object of whole numbers (a null or a string is neither). The
+    object is parsed once per record; counts are read as doubles, exact below 2^53."""
+    numbers = paths.let(f"try_cast(try_cast({usage} as json) as map(varchar, double))")
+    keys = paths.let(f"list_transform(map_keys({numbers}), lambda k: lower(k))")
+    values = f"map_values({numbers})"
+    broken = paths.let(
+        f"{numbers} is null or list_count({values}) < len({values}) "
+        f"or not coalesce(list_bool_and(list_transform({values}, lambda v: v = floor(v))), true)"
+    )
+    return {
+        column: f"case when {usage} is null then null when {broken} then {usage} else "
+        f"list_sum(list_where({values}, list_transform({keys}, lambda k: {picked})))::hugeint::varchar end"
+        for column, picked in TOKEN_KEYS.items()
+    }
+
+
+def read_langfuse(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
+    """Options: `provider` (the provider of every call, when no path in `fields.provider` gives one) and `fields`
+    (column → path(s), replacing `DEFAULT_FIELDS` per column)."""
+    fields = configured_paths(options, DEFAULT_FIELDS, CONTENT)
+    fallback = options.get("provider")
+    if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
+        raise ValueError("options.provider: expected a provider id such as openai")
+    if fallback is None and "provider" not in fields:
+        raise ValueError(
+            "Langfuse observations do not name their provider: set options.provider (e.g. openai) "
+            "or options.fields.provider (e.g. metadata.ls_provider)"
+        )
+    paths = RecordPaths()
+    exprs = {column: paths.first(p) for column, p in fields.items()}
+    provider = exprs.get("provider", "null")
+    failed = paths.let(f"upper({paths.value('level')}) = 'ERROR'")
+    kind = paths.let(f"upper({paths.value('type')})")
+    operations = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in CALL_TYPES.items())
+    exprs.update(
+        usage_counts(paths, paths.value("usageDetails")),
+        event_time=paths.value("startTime"),
+        latency_ms=latency_ms(paths.value("startTime"), paths.value("endTime")),
+        provider=provider_id(f"coalesce({provider}, {sql_string(fallback or '')})"),
+        operation=exprs.get("operation", f"case {kind} {operations} end"),
+        status=f"case when {failed} then 'error' else 'ok' end",
+        error_type=f"case when {failed} then {exprs['error_type']} end",
+        request_count="1",
+    )
+    paths.reject(f"{kind} is null", "observation type missing", "type")
+    calls = ", ".join(sql_string(k) for k in CALL_TYPES)
+    selects = []
+    for path in files:
+        fmt = file_format(path)
+        if fmt == "csv":
+            raise ValueError(f"{path}: Langfuse exports are read as JSON Lines or Parquet")
+        selects.append(
+            paths.select(con, path, fmt, exprs, keep=f"{kind} is null or {kind} in ({calls})", required=("startTime",))
+        )
+    create_view(con, view, USAGE_EVENTS, selects)
+
+
+def redact_observations(source: Path, target: Path) -> None:
+    """The raw copy: observations without their `input` and `output`."""
+    redact_copy(source, target, file_format(source), CONTENT)
+
+
+LANGFUSE_OBSERVATIONS = SourceKind(
+    "langfuse_observations", "usage_events", read_langfuse, USAGE_EVENT_CHECKS, redact=redact_observations
+)
