@@ -190,8 +190,12 @@ def _stage_source(
             "from cost_lines_candidates l where reject_reason is null order by x_LineId",
             category.values,
         )
-        run_model(con, "staging/day_rejected")
+        run_model(con, "staging/day_rejected_cost_lines")
         queries["cost_lines"] = "select * from cost_lines_day_src"
+    elif kind.target == "usage_events":
+        run_model(con, "staging/usage_events_candidates", params)
+        run_model(con, "staging/day_rejected_usage")
+        queries["usage_events"] = load_sql("staging/usage_events")
     else:
         con.execute(
             "create or replace temp view day_rejected as select null::varchar as source_file, "

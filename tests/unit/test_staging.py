@@ -164,3 +164,29 @@ def test_an_unreadable_file_is_quarantined_whole_and_the_others_go_on(tmp_path):
     logs = {r["source_file"].split("-", 1)[1]: r for r in staged(settings, "ingest_log", date(2026, 11, 1))}
     assert logs["broken.csv.gz"]["unreadable_reason"] == reject["reason"]
     assert logs["good.csv"]["rows_valid"] == 1 and logs["good.csv"]["balanced"]
+
+
+def test_a_call_logged_twice_is_staged_once_and_the_repeat_quarantined(tmp_path):
+    call = '{"event_time": "2026-11-01T10:00:00Z", "provider": "openai", "model": "gpt-4o", "request_id": "%s"}'
+    (tmp_path / "a.jsonl").write_text("\n".join([call % "r1", call % "r2"]) + "\n")
+    (tmp_path / "b.jsonl").write_text(call % "r1" + "\n")
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\nsources:\n  - {name: logs, kind: usage_jsonl, path: '*.jsonl'}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    run(settings, date(2026, 11, 1))
+    calls = staged(settings, "usage_events", date(2026, 11, 1))
+    assert sorted((c["request_id"], c["x_SourceFile"].split("-", 1)[1]) for c in calls) == [
+        ("r1", "a.jsonl"),
+        ("r2", "a.jsonl"),
+    ]
+    (repeat,) = staged(settings, "quarantine", date(2026, 11, 1))
+    assert (repeat["source_file"].split("-", 1)[1], repeat["source_row"], repeat["column_name"]) == (
+        "b.jsonl",
+        1,
+        "request_id",
+    )
+    assert repeat["reason"].startswith("duplicate request_id, first seen in ") and repeat["reason"].endswith(
+        "a.jsonl row 1"
+    )
