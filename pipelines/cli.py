@@ -167,5 +167,36 @@ def check_config(config: ConfigOption = None) -> None:  # type: ignore[assignmen
     )
 
 
+export_app = typer.Typer(no_args_is_help=True, help="Write apportion's results in formats other tools read.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("focus")
+def export_focus_command(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (inclusive)")],
+    out: Annotated[Path, typer.Option(help="Folder to write <out>/charge_date=<day>/data.<format> into")],
+    focus_version: Annotated[str, typer.Option("--focus-version", help="1.2 or 1.3")] = "1.3",
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    config: ConfigOption = None,  # type: ignore[assignment]
+) -> None:
+    """Export allocated costs as a FOCUS Cost and Usage dataset: one row per allocated piece of every cost line."""
+    from assets.export.focus import FocusExportError, export_focus
+
+    settings = _settings(config)
+    days = _days(start, end)
+    began = time.perf_counter()
+    try:
+        summary = export_focus(settings, days[0], days[-1], out, focus_version, fmt)
+    except (FocusExportError, FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]export failed[/red]: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    seconds = time.perf_counter() - began
+    console.print(
+        f"FOCUS {summary['version']} {summary['format']}: {summary['rows']:,} rows over {summary['days']} day(s) "
+        f"in {out} ({seconds:.1f}s, {summary['rows'] / max(seconds, 1e-9):,.0f} rows/s)"
+    )
+
+
 if __name__ == "__main__":
     app()

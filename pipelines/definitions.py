@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.allocation.engine import allocated_lines
 from assets.checks import ALL_CHECKS
+from assets.export.focus import focus_export
 from assets.marts import marts
 from assets.pricing import priced_usage
 from assets.staging import raw_files, staging_tables
@@ -11,7 +12,7 @@ from assets.warehouse import warehouse
 from pipelines.resources import ApportionConfig
 from pipelines.schedules import nightly, nightly_job
 
-ASSETS = [raw_files, staging_tables, priced_usage, allocated_lines, marts, warehouse]
+ASSETS = [raw_files, staging_tables, priced_usage, allocated_lines, marts, warehouse, focus_export]
 
 defs = dg.Definitions(
     assets=ASSETS,

@@ -1,14 +1,15 @@
 """Anthropic Admin API: the cost report (`anthropic_costs` → cost_lines) and the Messages usage report
 (`anthropic_usage` → usage_events).
 
-A night's fetch asks for the day's one daily bucket, `starting_at`/`ending_at` in RFC 3339 UTC, pages to the end
-and lands every page as it came (`x-api-key: $ANTHROPIC_ADMIN_KEY`, `anthropic-version: 2023-06-01`; array
+With `{date}` in its `path`, a source reads the day's pages saved from the API instead (`http_client.saved_pages`).
+Otherwise a night's fetch asks for the day's one daily bucket, `starting_at`/`ending_at` in RFC 3339 UTC, pages to the
+end and lands every page as it came (`x-api-key: $ANTHROPIC_ADMIN_KEY`, `anthropic-version: 2023-06-01`; array
 parameters take brackets: `group_by[]=workspace_id&group_by[]=description`). A record is one result of a bucket.
 
-Vendor quirks handled here: the cost `amount` is a decimal string in **cents** (`"123.78912"` = $1.2378912), turned
-into dollars exactly; `workspace_id` null is the default workspace; the usage report splits input into disjoint
-parts (uncached, cache reads, 5-minute and 1-hour cache writes), summed here into apportion's total
-`input_tokens`; it has no request count. Priority Tier costs never appear in the cost report.
+Vendor quirks handled here: the cost `amount` is a decimal string in **cents** (`"123.78912"` = $1.2378912), turned into
+dollars exactly; `workspace_id` null is the default workspace; the usage report splits input into disjoint parts
+(uncached, cache reads, 5-minute and 1-hour cache writes), summed here into apportion's total `input_tokens`; it has no
+request count. Priority Tier costs never appear in the cost report.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from assets.ingest.http_client import (
     open_client,
     page_records,
     parse_options,
+    saved_pages,
 )
 from assets.ingest.openai_admin import BUCKET_SUFFIX
 from assets.ingest.readers import create_view, project, sql_string
@@ -90,6 +92,9 @@ def _auth(key: str) -> dict[str, str]:
 def _fetch(
     source: Any, day: date, workdir: Path, backoff: Backoff | None, path: str, group_by: tuple[str, ...]
 ) -> list[Fetched]:
+    name = path.rsplit("/", 1)[-1]
+    if (saved := saved_pages(source, day, [name])) is not None:
+        return saved
     options = parse_options(AnthropicOptions, source)
     client = open_client("Anthropic", options, source.name, _auth, backoff or Backoff())
     start, end = day_bounds(day)
@@ -99,7 +104,7 @@ def _fetch(
         ("bucket_width", "1d"),
         *(("group_by[]", g) for g in group_by),
     ]
-    return fetch_pages(client, path, query, workdir, path.rsplit("/", 1)[-1], start)
+    return fetch_pages(client, path, query, workdir, name, start)
 
 
 def fetch_costs(source: Any, day: date, workdir: Path, backoff: Backoff | None = None) -> list[Fetched]:

@@ -102,6 +102,18 @@ def tags_text(expr: str) -> str:
     return f"coalesce(to_json({as_map})::varchar, {expr})"
 
 
+def with_allocated_tags(tags: str | None, allocated: str) -> str:
+    """SQL adding a FOCUS 1.3+ allocated charge's `AllocatedTags` (the tags of what a split cost allocation gave the
+    charge to, kept out of `Tags` by FOCUS) to its `Tags`, so that `tag:` rules and owner lookups see them. Text that
+    is not a JSON object is kept as it is, for the validator to reject."""
+    tags = tags or "null"
+    merged = f"try(json_merge_patch(coalesce({tags}, '{{}}'), {allocated}))::varchar"
+    return (
+        f"case when {allocated} is null or ({tags} is not null and try_cast({tags} as json) is null) then {tags} "
+        f"else coalesce({merged}, {allocated}) end"
+    )
+
+
 def _select(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     fmt = file_format(path)
     if fmt == "jsonl":
@@ -111,6 +123,8 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     exprs: dict[str, str | None] = {
         c.name: column_text(c.name, present[c.name]) if c.name in present else None for c in COST_LINES
     }
+    if "AllocatedTags" in present:
+        exprs["Tags"] = with_allocated_tags(exprs["Tags"], column_text("AllocatedTags", present["AllocatedTags"]))
     if exprs["Tags"] is not None:
         exprs["Tags"] = tags_text(exprs["Tags"])
     if focus_version(present) < "1.3":

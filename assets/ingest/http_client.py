@@ -7,6 +7,10 @@ than a dependency (`requests`/`httpx` are only here transitively, through the cl
 
 Both vendors answer `{"data": [bucket, …], "has_more": …, "next_page": …}` with `bucket = {<start>, <end>,
 "results": [result, …]}`, oldest bucket first, empty buckets included (`results: []`).
+
+Saved pages: a source whose `path` has `{date}` in it is a folder of pages saved from the API (by a previous fetch
+or a vendor export), named as a fetch names them (`costs-0001.json`, …); the kinds read the day's folder instead of
+calling the API. Any other path (`api`) calls the API.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -237,6 +242,21 @@ def fetch_pages(
         if not isinstance(token, str) or not token or token in seen:
             raise AdminApiError(f"{client.vendor} admin API: GET {url}: has_more without a new next_page ({token!r})")
         seen.add(token)
+
+
+def saved_pages(source: Any, day: date, names: Sequence[str]) -> list[Fetched] | None:
+    """The day's saved pages `<name>-NNNN.json` of each of `names`, in that order, from the folder `source.path`
+    with `{date}` filled in; None when the path has no `{date}` (the API is called instead). A page's modified time
+    is the day's start, as when fetched, so that the same pages give the same manifest either way."""
+    if "{date}" not in source.path:
+        return None
+    folder = Path(source.path.replace("{date}", day.isoformat()))
+    start = day_bounds(day)[0]
+    return [
+        Fetched(page, str(page), start)
+        for name in names
+        for page in sorted(folder.glob(f"{glob_escape(name)}-[0-9][0-9][0-9][0-9].json"))
+    ]
 
 
 def _envelope(body: bytes, where: str) -> dict[str, Any]:

@@ -1,13 +1,14 @@
 """OpenAI Admin API: Costs (`openai_costs` → cost_lines) and Usage (`openai_usage` → usage_events).
 
-A night's fetch asks for the day's one daily bucket, `[00:00, 24:00)` UTC, pages to the end and lands every page
-as it came (`GET /v1/organization/costs` or `/usage/<endpoint>`, `Authorization: Bearer $OPENAI_ADMIN_KEY`; array
+With `{date}` in its `path`, a source reads the day's pages saved from the API instead (`http_client.saved_pages`).
+Otherwise a night's fetch asks for the day's one daily bucket, `[00:00, 24:00)` UTC, pages to the end and lands every
+page as it came (`GET /v1/organization/costs` or `/usage/<endpoint>`, `Authorization: Bearer $OPENAI_ADMIN_KEY`; array
 parameters repeat: `group_by=project_id&group_by=line_item`). A record is one result of a bucket.
 
-Vendor quirks handled here: `amount.value` is a JSON number with a long tail (`0.8958740000000000`), read as the
-text written, never as a float; `currency` is lower case; `line_item` is `"<model>, <component>"` when it names a
-model, else free text; Usage `input_tokens` already *includes* cached and cache-write tokens (apportion's own
-semantics), older responses lack `input_cache_write_tokens` (0); ungrouped fields are `null`.
+Vendor quirks handled here: `amount.value` is a JSON number with a long tail (`0.8958740000000000`), read as the text
+written, never as a float; `currency` is lower case; `line_item` is `"<model>, <component>"` when it names a model, else
+free text; Usage `input_tokens` already *includes* cached and cache-write tokens (apportion's own semantics), older
+responses lack `input_cache_write_tokens` (0); ungrouped fields are `null`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from assets.ingest.http_client import (
     open_client,
     page_records,
     parse_options,
+    saved_pages,
 )
 from assets.ingest.readers import create_view, project, sql_string
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
@@ -120,7 +122,10 @@ def _window(day: date) -> tuple[datetime, list[tuple[str, str]]]:
 
 
 def fetch_costs(source: Any, day: date, workdir: Path, backoff: Backoff | None = None) -> list[Fetched]:
-    """Every page of the day's costs grouped by project, line item and API key, as `costs-0001.json`, …"""
+    """Every page of the day's costs grouped by project, line item and API key, as `costs-0001.json`, …; or the
+    day's saved pages (`{date}` in the path)."""
+    if (saved := saved_pages(source, day, ["costs"])) is not None:
+        return saved
     options = parse_options(OpenAiOptions, source)
     client = open_client("OpenAI", options, source.name, _auth, backoff or Backoff())
     start, query = _window(day)
@@ -129,8 +134,11 @@ def fetch_costs(source: Any, day: date, workdir: Path, backoff: Backoff | None =
 
 
 def fetch_usage(source: Any, day: date, workdir: Path, backoff: Backoff | None = None) -> list[Fetched]:
-    """Every page of the day's usage of each endpoint in `options.endpoints`, as `<endpoint>-0001.json`, …"""
+    """Every page of the day's usage of each endpoint in `options.endpoints`, as `<endpoint>-0001.json`, …; or the
+    day's saved pages (`{date}` in the path)."""
     options = parse_options(OpenAiUsageOptions, source)
+    if (saved := saved_pages(source, day, list(dict.fromkeys(options.endpoints)))) is not None:
+        return saved
     client = open_client("OpenAI", options, source.name, _auth, backoff or Backoff())
     start, window = _window(day)
     fetched: list[Fetched] = []

@@ -41,8 +41,25 @@ import numpy as np
 import polars as pl
 
 from pipelines.sample_data import universe as u
-from pipelines.sample_data.bills import VENDORS, DayActivity, VendorSpend, cloud_rows, money, vendor_rows
+from pipelines.sample_data.bills import (
+    VENDORS,
+    DayActivity,
+    VendorSpend,
+    cloud_rows,
+    invoice_lines,
+    money,
+    vendor_rows,
+)
 from pipelines.sample_data.calls import ChunkSpec, generate_chunk, token_totals
+from pipelines.sample_data.formats import (
+    anthropic_cost_pages,
+    openai_cost_pages,
+    route,
+    write_bedrock_logs,
+    write_invoices,
+    write_langfuse_jsonl,
+    write_litellm_csv,
+)
 from pipelines.sample_data.writers import (
     otlp_lines,
     write_focus_csv,
@@ -54,6 +71,14 @@ from pipelines.sample_data.writers import (
 __all__ = ["generate"]
 
 CHUNK_ROWS = 250_000
+ROUTE_COUNTS = {
+    "usage": "usage_rows",
+    "otlp": "otlp_spans",
+    "bedrock": "bedrock_logs",
+    "litellm": "litellm_rows",
+    "langfuse": "langfuse_observations",
+}
+"""Route of a call (`formats.route`) -> its count in the summary's `calls_per_day`."""
 
 
 def generate(
@@ -75,8 +100,10 @@ def generate(
     out_dir = Path(out_dir)
     files: list[Path] = []
     calls: dict[str, dict[str, int]] = {}
-    billed = {"cloud_bill": Decimal(0), **{p: Decimal(0) for p in VENDORS}}
+    billed = {"cloud_bill": Decimal(0), "invoices": Decimal(0), **{p: Decimal(0) for p in VENDORS}}
     spend = {p: VendorSpend() for p in VENDORS}
+    vector_queries: dict[dt.date, list[int]] = {}
+    pages = {"openai": (openai_cost_pages, "openai_api"), "anthropic": (anthropic_cost_pages, "anthropic_api")}
 
     with duckdb.connect() as con:
         for offset in range(days):
@@ -89,11 +116,18 @@ def generate(
             cloud = cloud_rows(day, offset, activity, rng)
             files.append(_write_csv(cloud, out_dir / "focus" / day.isoformat() / "cloud_bill.csv"))
             billed["cloud_bill"] += _billed(cloud)
+            vector_queries.setdefault(day.replace(day=1), []).append(activity.vector_queries)
             for provider in VENDORS:
                 rows, day_spend = vendor_rows(provider, day, activity.totals, rng)
-                files.append(_write_csv(rows, out_dir / "vendor_costs" / day.isoformat() / f"{provider}.csv"))
-                billed[provider] += _billed(rows)
+                write_pages, folder = pages[provider]
+                written_pages, total = write_pages(rows, day, out_dir / folder / day.isoformat())
+                files.extend(written_pages)
+                billed[provider] += total
                 spend[provider].add(day_spend)
+        for month, queries in vector_queries.items():
+            lines = invoice_lines(month, queries)
+            files.append(write_invoices(lines, out_dir / "invoices" / f"{month:%Y-%m}.csv"))
+            billed["invoices"] += sum((Decimal(line["amount"]) for line in lines), Decimal(0))
 
     return {
         "out_dir": str(out_dir),
@@ -127,44 +161,52 @@ def _write_calls(
     seed: int,
     usage_format: str,
 ) -> tuple[DayActivity, dict[str, int], list[Path]]:
-    """Generate and write one day's calls chunk by chunk; keep only their per-key token totals."""
-    usage_dir = out_dir / "usage" / day.isoformat()
-    otlp_path = out_dir / "otlp" / day.isoformat() / "spans.jsonl"
-    usage_dir.mkdir(parents=True, exist_ok=True)
-    otlp_path.parent.mkdir(parents=True, exist_ok=True)
+    """Generate and write one day's calls chunk by chunk, each call in the format `formats.route` gives it; keep
+    only their per-key token totals."""
+    date = day.isoformat()
+    usage_dir = out_dir / "usage" / date
+    paths = {
+        "otlp": out_dir / "otlp" / date / "spans.jsonl",
+        "litellm": out_dir / "litellm" / date / "spendlogs.csv",
+        "langfuse": out_dir / "langfuse" / date / "observations.jsonl",
+    }
+    for path in [usage_dir, *paths.values()]:
+        (path if path == usage_dir else path.parent).mkdir(parents=True, exist_ok=True)
     for stale in [*usage_dir.glob("part-*.parquet"), usage_dir / "calls.jsonl"]:
         stale.unlink(missing_ok=True)
 
-    written = [otlp_path]
-    totals, vector_queries, usage_rows, spans = [], 0, 0, 0
+    written = list(paths.values())
+    totals, vector_queries = [], 0
+    counts = dict.fromkeys(ROUTE_COUNTS.values(), 0)
     jsonl_path = usage_dir / "calls.jsonl"
     with ExitStack() as stack:
-        otlp = stack.enter_context(otlp_path.open("wb"))
+        out = {name: stack.enter_context(path.open("wb")) for name, path in paths.items()}
         jsonl = stack.enter_context(jsonl_path.open("wb")) if usage_format == "jsonl" else None
         for chunk, lo in enumerate(range(0, n_calls, CHUNK_ROWS)):
             hi = min(n_calls, lo + CHUNK_ROWS)
             frame = generate_chunk(ChunkSpec(seed, day, offset, chunk, hi - lo, lo / n_calls, hi / n_calls), con)
             totals.append(token_totals(frame))
             vector_queries += int((frame["operation"] == "vector_query").sum())
-            in_otlp = pl.col("agent").eq_missing(u.OTLP_AGENT)
-            usage = frame.filter(~in_otlp)
+            parts = frame.with_columns(_route=route(frame)).partition_by("_route", as_dict=True, include_key=False)
+            part = {name: parts.get((name,), frame.clear()) for name in ROUTE_COUNTS}
             if jsonl is not None:
-                write_usage_jsonl(usage, jsonl)
+                write_usage_jsonl(part["usage"], jsonl)
             else:
-                part = usage_dir / f"part-{chunk:04d}.parquet"
-                write_usage_parquet(usage, part)
-                written.append(part)
-            span_frame = frame.filter(in_otlp)
-            write_lines(otlp_lines(span_frame, np.random.default_rng([seed, 2, offset, chunk])), otlp)
-            usage_rows += usage.height
-            spans += span_frame.height
+                parquet = usage_dir / f"part-{chunk:04d}.parquet"
+                write_usage_parquet(part["usage"], parquet)
+                written.append(parquet)
+            write_lines(otlp_lines(part["otlp"], np.random.default_rng([seed, 2, offset, chunk])), out["otlp"])
+            write_litellm_csv(part["litellm"], out["litellm"], header=chunk == 0)
+            write_langfuse_jsonl(part["langfuse"], out["langfuse"])
+            written += write_bedrock_logs(part["bedrock"], out_dir, day, chunk)
+            for name, key in ROUTE_COUNTS.items():
+                counts[key] += part[name].height
     if usage_format == "jsonl":
         written.append(jsonl_path)
 
     day_totals = pl.concat(totals).group_by("provider", "model", "api_key_id").agg(pl.all().sum())
     activity = DayActivity(day_totals, vector_queries, n_calls - vector_queries)
-    counts = {"logged": n_calls, "usage_rows": usage_rows, "otlp_spans": spans}
-    return activity, counts, written
+    return activity, {"logged": n_calls, **counts}, written
 
 
 def _write_csv(rows: list[dict[str, str]], path: Path) -> Path:

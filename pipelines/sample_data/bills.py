@@ -187,7 +187,7 @@ class DayActivity:
 
 
 def cloud_rows(day: dt.date, day_offset: int, activity: DayActivity, rng: np.random.Generator) -> list[dict[str, str]]:
-    """The day's cloud bill: GPU reservation, Bedrock, Pinecone, Datadog, plain resources, tax and credit."""
+    """The day's cloud bill: GPU reservation, Bedrock, Datadog, plain resources, tax and credit."""
     account_id, account_name = u.BILLING_ACCOUNT
     base = {**_periods(day), "BillingAccountId": account_id, "BillingAccountName": account_name}
 
@@ -209,30 +209,6 @@ def cloud_rows(day: dt.date, day_offset: int, activity: DayActivity, rng: np.ran
     bedrock = _bedrock_rows(aws, day, activity.totals)
     rows.extend(bedrock)
     marketplace = {"InvoiceIssuerName": AWS_ISSUER, "InvoiceId": f"INV-AWSMP-{day:%Y%m}"}
-    read_units = activity.vector_queries * u.PINECONE_READ_UNITS_PER_QUERY
-    pinecone_cost = read_units * Decimal(u.PINECONE_READ_UNIT_PRICE)
-    rows.append(
-        aws(
-            "shared",
-            **marketplace,
-            **_costs(pinecone_cost, pinecone_cost, pinecone_cost, pinecone_cost),
-            HostProviderName=AWS,
-            ChargeCategory="Usage",
-            ChargeFrequency="Usage-Based",
-            ChargeDescription="Pinecone Serverless read units (AWS Marketplace)",
-            ServiceProviderName="Pinecone",
-            ServiceCategory="Databases",
-            ServiceSubcategory="Other (Databases)",
-            ServiceName="Pinecone Serverless",
-            ResourceId="pinecone-index-kb-prod",
-            ResourceName="kb-prod",
-            ResourceType="Vector Index",
-            SkuId="pinecone-serverless-read-units",
-            SkuMeter="Read Units",
-            **_quantity(read_units, "Read Units"),
-            x_Provider="pinecone",
-        )
-    )
     datadog_cost = activity.llm_spans * Decimal(u.DATADOG_SPAN_PRICE)
     rows.append(
         aws(
@@ -408,3 +384,37 @@ def _resource_rows(aws: RowFactory, rng: np.random.Generator) -> Iterator[dict[s
             **_quantity(quantity, r.unit),
             Tags=tags,
         )
+
+
+def invoice_lines(month: dt.date, vector_queries: list[int]) -> list[dict[str, str]]:
+    """The month's invoices of vendors without a billing export, each line over the whole month (`period_end`
+    inclusive): Pinecone read units (the generated days' mean queries a day, for every day of the month), a
+    human-review vendor and a GPU cloud renting two more GPUs to the self-hosted model."""
+    next_month = (month + dt.timedelta(days=32)).replace(day=1)
+    days = (next_month - month).days
+    period = {"period_start": month.isoformat(), "period_end": (next_month - dt.timedelta(days=1)).isoformat()}
+    read_units = sum(vector_queries) * u.PINECONE_READ_UNITS_PER_QUERY * days // len(vector_queries)
+    gpu_hours = u.GPU_CLOUD_GPUS * 24 * days
+    lines = [
+        ("Pinecone", "Serverless read units", read_units * Decimal(u.PINECONE_READ_UNIT_PRICE), read_units,
+         "Read Units", "vector_db", "pinecone"),
+        (u.REVIEW_VENDOR, "Human review of AI replies, monthly plan", Decimal(u.REVIEW_MONTHLY), 1, "Month",
+         "human_review", ""),
+        (u.GPU_CLOUD_VENDOR, f"{u.GPU_CLOUD_GPUS}x H100 on demand, llama-3.1-70b overflow",
+         gpu_hours * Decimal(u.GPU_CLOUD_HOUR), gpu_hours, "GPU-Hours", "gpu", "self-hosted"),
+    ]  # fmt: skip
+    return [
+        {
+            "vendor": vendor,
+            "invoice_id": f"INV-{vendor.split()[0].upper()}-{month:%Y%m}",
+            **period,
+            "description": description,
+            "amount": format(amount.quantize(Decimal("0.01")), "f"),
+            "currency": "USD",
+            "quantity": str(quantity),
+            "unit": unit,
+            "category": category,
+            "provider": provider,
+        }
+        for vendor, description, amount, quantity, unit, category, provider in lines
+    ]

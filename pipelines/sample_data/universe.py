@@ -260,6 +260,13 @@ ORPHAN_SHARE = (0.008, 0.012)
 
 PINECONE_READ_UNITS_PER_QUERY = 10
 PINECONE_READ_UNIT_PRICE = "0.0000160000"
+REVIEW_VENDOR = "LabelForce"
+"""A human-review vendor: a flat monthly plan for reviewing support replies."""
+REVIEW_MONTHLY = "4500.00"
+GPU_CLOUD_VENDOR = "Nimbus GPU Cloud"
+"""A GPU cloud renting on-demand GPUs for the self-hosted model's overflow, invoiced monthly."""
+GPU_CLOUD_GPUS = 2
+GPU_CLOUD_HOUR = "2.49"
 DATADOG_SPAN_PRICE = "0.0005000000"
 TAX_RATE = "0.06"
 

@@ -1,5 +1,6 @@
 -- cost_lines_candidates: the typed rows of one source that charge on $charge_date, with their share of that day
--- (a line whose charge period spans n days puts amount × 1/n on each, exactly: the shares telescope to the amount),
+-- (a line whose charge period spans n days puts amount and quantity × 1/n on each, exactly: the shares telescope
+-- to the whole),
 -- converted to the reporting currency at the day's dated FX rate; a line with no rate carries its reject reason
 create or replace temp table cost_lines_candidates as
 with in_day as (
@@ -17,15 +18,18 @@ units as (
         cast(BilledCost * 10000000000 as hugeint) as billed_units,
         cast(EffectiveCost * 10000000000 as hugeint) as effective_units,
         cast(ListCost * 10000000000 as hugeint) as list_units,
-        cast(ContractedCost * 10000000000 as hugeint) as contracted_units
+        cast(ContractedCost * 10000000000 as hugeint) as contracted_units,
+        cast(PricingQuantity * 10000000000 as hugeint) as pricing_quantity_units,
+        cast(ConsumedQuantity * 10000000000 as hugeint) as consumed_quantity_units
     from in_day
 ),
 
 day_share as (
     select
         * exclude (
-            BilledCost, EffectiveCost, ListCost, ContractedCost, billed_units, effective_units, list_units,
-            contracted_units, n_days, day_index
+            BilledCost, EffectiveCost, ListCost, ContractedCost, PricingQuantity, ConsumedQuantity, billed_units,
+            effective_units, list_units, contracted_units, pricing_quantity_units, consumed_quantity_units, n_days,
+            day_index
         ),
         cast((billed_units * (day_index + 1)) // n_days - (billed_units * day_index) // n_days as decimal(38, 0))
         * 0.0000000001 as BilledCost,
@@ -34,7 +38,15 @@ day_share as (
         cast((list_units * (day_index + 1)) // n_days - (list_units * day_index) // n_days as decimal(38, 0))
         * 0.0000000001 as ListCost,
         cast((contracted_units * (day_index + 1)) // n_days - (contracted_units * day_index) // n_days as decimal(38, 0))
-        * 0.0000000001 as ContractedCost
+        * 0.0000000001 as ContractedCost,
+        cast(
+            (pricing_quantity_units * (day_index + 1)) // n_days - (pricing_quantity_units * day_index) // n_days
+            as decimal(38, 0)
+        ) * 0.0000000001 as PricingQuantity,
+        cast(
+            (consumed_quantity_units * (day_index + 1)) // n_days - (consumed_quantity_units * day_index) // n_days
+            as decimal(38, 0)
+        ) * 0.0000000001 as ConsumedQuantity
     from units
 ),
 

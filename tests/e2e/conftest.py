@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -29,22 +30,22 @@ class Run:
 
 
 def write_config(root: Path, sample: Path) -> Path:
-    """apportion.yaml for a test folder: the repo's rules and prices, the sample's sources."""
+    """apportion.yaml for a test folder: the repo's rules and prices, the demo config's sources over `sample`."""
+    demo = yaml.safe_load((REPO / "apportion.yaml").read_text())
+    sources = [{**s, "path": s["path"].replace("data/sample", str(sample))} for s in demo["sources"]]
     config = root / "apportion.yaml"
     config.write_text(
-        f"""
-warehouse: out/warehouse.duckdb
-lake: out/lake
-allocation: {REPO / "config" / "allocation.yaml"}
-prices: {REPO / "config" / "prices.yaml"}
-memory_limit: 2GB
-sources:
-  - {{name: cloud_bill, kind: focus, path: "{sample}/focus/{{date}}/*.csv"}}
-  - {{name: openai_costs, kind: focus, path: "{sample}/vendor_costs/{{date}}/openai.csv"}}
-  - {{name: anthropic_costs, kind: focus, path: "{sample}/vendor_costs/{{date}}/anthropic.csv"}}
-  - {{name: app_usage, kind: usage_jsonl, path: "{sample}/usage/{{date}}/*.jsonl"}}
-  - {{name: support_bot_traces, kind: otlp_json, path: "{sample}/otlp/{{date}}/*.jsonl"}}
-"""
+        yaml.safe_dump(
+            {
+                "warehouse": "out/warehouse.duckdb",
+                "lake": "out/lake",
+                "allocation": str(REPO / "config" / "allocation.yaml"),
+                "prices": str(REPO / "config" / "prices.yaml"),
+                "memory_limit": "2GB",
+                "sources": sources,
+            },
+            sort_keys=False,
+        )
     )
     return config
 

@@ -160,3 +160,26 @@ def test_focus_version_is_told_by_the_columns(columns: set[str], version: str) -
 
 def test_no_files_is_an_empty_view() -> None:
     assert stage(FOCUS, []) == ([], [])
+
+
+FOCUS_13_SPLIT = (
+    "BilledCost,EffectiveCost,BillingCurrency,BillingAccountId,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,"
+    "InvoiceIssuerName,ServiceProviderName,HostProviderName,Tags,AllocatedMethodId,AllocatedTags\n"
+    '0.75,0.75,USD,1,2026-06-05T00:00:00Z,2026-06-06T00:00:00Z,Usage,AWS,AWS,AWS,"{""env"": ""prod""}",eks-split,'
+    '"{""team"": ""search"", ""canary"": true}"\n'
+    '0.25,0.25,USD,1,2026-06-05T00:00:00Z,2026-06-06T00:00:00Z,Usage,AWS,AWS,AWS,"{""env"": ""prod""}",eks-split,\n'
+    '1.00,1.00,USD,1,2026-06-05T00:00:00Z,2026-06-06T00:00:00Z,Usage,AWS,AWS,AWS,,eks-split,"{""team"": ""ml""}"\n'
+    '1.00,1.00,USD,1,2026-06-05T00:00:00Z,2026-06-06T00:00:00Z,Usage,AWS,AWS,AWS,"{""env"": ""prod""}",eks-split,'
+    "not json\n"
+)
+"""FOCUS 1.3 split cost allocation rows: the tags of what each piece was allocated to are in `AllocatedTags`."""
+
+
+def test_an_allocated_charge_adds_its_allocated_tags_to_its_tags(tmp_path: Path) -> None:
+    staged, rejected = stage(FOCUS, [write(tmp_path / "focus13.csv", FOCUS_13_SPLIT)])
+    assert [r["Tags"] for r in staged] == [
+        {"env": "prod", "team": "search", "canary": "true"},
+        {"env": "prod"},
+        {"team": "ml"},
+    ]
+    assert [(r["row"], r["column"]) for r in rejected] == [(4, "Tags")]

@@ -1,0 +1,289 @@
+"""Allocated costs as a FOCUS Cost and Usage dataset (FOCUS 1.2 or 1.3), one file per charge day.
+
+Every staged cost line is an *origin charge*; every piece allocation cut it into is an *allocated charge*, one row
+of the export. All summable columns of a charge (BilledCost, EffectiveCost, ListCost, ContractedCost,
+PricingQuantity, ConsumedQuantity) are split over its pieces exactly like allocation split the cost metric, so the
+export sums to the sources per day, per source and per InvoiceId, and to `fact_cost` per team. FOCUS 1.3 carries
+the allocation in its split cost allocation columns; 1.2 has none, so the attribution goes into `Tags` (keys
+`apportion/…`) and `x_` columns. See `docs/focus-export.md`.
+
+Values FOCUS requires and a source may lack are derived by documented rules (`sql/export/focus_charges.sql`). A
+line that still breaks a mandatory column or an allowed-value list (no BillingAccountId, a ChargeCategory outside
+the spec…), or whose allocation is out of step with staging, stops the export of its day with the file and row.
+"""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from assets.ingest.readers import sql_string
+from assets.lake import Lake, atomic_path, register_day_view, write_parquet
+from assets.schemas import STAGED_COST_LINES
+from assets.sql import connect, load_sql, run_model, single_statement
+from pipelines.config import Settings
+from pipelines.partitions import daily
+from pipelines.resources import ApportionConfig, partition_days
+
+FOCUS_VERSIONS = ("1.2", "1.3")
+FORMATS = ("parquet", "csv")
+
+CHARGE_CATEGORIES = ("Adjustment", "Credit", "Purchase", "Tax", "Usage")
+CHARGE_FREQUENCIES = ("One-Time", "Recurring", "Usage-Based")
+STATUSES = ("Used", "Unused")
+"""Values of CommitmentDiscountStatus and CapacityReservationStatus."""
+
+SERVICE_SUBCATEGORIES: dict[str, tuple[str, ...]] = {
+    "AI and Machine Learning": (
+        "AI Platforms",
+        "Bots",
+        "Generative AI",
+        "Machine Learning",
+        "Natural Language Processing",
+        "Other (AI and Machine Learning)",
+    ),
+    "Analytics": (
+        "Analytics Platforms",
+        "Business Intelligence",
+        "Data Processing",
+        "Search",
+        "Streaming Analytics",
+        "Other (Analytics)",
+    ),
+    "Business Applications": ("Productivity and Collaboration", "Other (Business Applications)"),
+    "Compute": (
+        "Containers",
+        "End User Computing",
+        "Quantum Compute",
+        "Serverless Compute",
+        "Virtual Machines",
+        "Other (Compute)",
+    ),
+    "Databases": (
+        "Caching",
+        "Data Warehouses",
+        "Ledger Databases",
+        "NoSQL Databases",
+        "Relational Databases",
+        "Time Series Databases",
+        "Other (Databases)",
+    ),
+    "Developer Tools": (
+        "Developer Platforms",
+        "Continuous Integration and Deployment",
+        "Development Environments",
+        "Source Code Management",
+        "Quality Assurance",
+        "Other (Developer Tools)",
+    ),
+    "Identity": ("Identity and Access Management", "Other (Identity)"),
+    "Integration": ("API Management", "Messaging", "Workflow Orchestration", "Other (Integration)"),
+    "Internet of Things": ("IoT Analytics", "IoT Platforms", "Other (Internet of Things)"),
+    "Management and Governance": (
+        "Architecture",
+        "Compliance",
+        "Cost Management",
+        "Data Governance",
+        "Disaster Recovery",
+        "Endpoint Management",
+        "Observability",
+        "Support",
+        "Other (Management and Governance)",
+    ),
+    "Media": ("Content Creation", "Gaming", "Media Streaming", "Mixed Reality", "Other (Media)"),
+    "Migration": ("Data Migration", "Resource Migration", "Other (Migration)"),
+    "Mobile": ("Other (Mobile)",),
+    "Multicloud": ("Multicloud Integration", "Other (Multicloud)"),
+    "Networking": (
+        "Application Networking",
+        "Content Delivery",
+        "Network Connectivity",
+        "Network Infrastructure",
+        "Network Routing",
+        "Network Security",
+        "Other (Networking)",
+    ),
+    "Security": (
+        "Secret Management",
+        "Security Posture Management",
+        "Threat Detection and Response",
+        "Other (Security)",
+    ),
+    "Storage": (
+        "Backup Storage",
+        "Block Storage",
+        "File Storage",
+        "Object Storage",
+        "Storage Platforms",
+        "Other (Storage)",
+    ),
+    "Web": ("Application Platforms", "Other (Web)"),
+    "Other": ("Other (Other)",),
+}
+"""FOCUS 1.2/1.3 ServiceCategory → its ServiceSubcategory values (19 categories, 82 subcategories)."""
+
+DRIVER_UNITS = {
+    "tokens": "Tokens",
+    "input_tokens": "Input Tokens",
+    "output_tokens": "Output Tokens",
+    "requests": "Requests",
+}
+"""UsageUnit of a usage rule's driver counted in whole units; list cost and metrics are in units of 1e-10."""
+
+TEN_PLACES = Decimal("0.0000000001")
+PROBLEMS_SHOWN = 5
+
+
+class FocusExportError(ValueError):
+    """The day cannot be exported as FOCUS; the message names the lines (file, row) and why."""
+
+
+def check_choice(version: str, fmt: str) -> None:
+    if version not in FOCUS_VERSIONS:
+        raise ValueError(f"FOCUS version {version!r}: one of {', '.join(FOCUS_VERSIONS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+def lake_export_dir(settings: Settings, version: str) -> Path:
+    """Where the `focus_export` asset writes a version: `<lake>/export/focus_<version>/charge_date=<day>/`."""
+    return Lake(settings.app.lake).root / "export" / f"focus_{version}"
+
+
+def day_file(out_dir: Path, day: date, fmt: str) -> Path:
+    return out_dir / f"charge_date={day.isoformat()}" / f"data.{fmt}"
+
+
+def driver_rows(settings: Settings) -> list[tuple[str, str, Decimal, str]]:
+    """(rule, UsageUnit, what one unit of its weight is worth in UsageUnit, driver) for each rule that splits by a
+    measured driver: usage rules (tokens, requests, list cost, a metric) and cost rules (their bases' cost)."""
+    currency = settings.app.reporting_currency
+    rows = []
+    for rule in settings.allocation.rules:
+        if rule.method == "usage" and rule.driver in DRIVER_UNITS:
+            rows.append((rule.name, DRIVER_UNITS[rule.driver], Decimal(1), rule.driver))
+        elif rule.method == "usage" and rule.driver:
+            unit = currency if rule.driver == "list_cost" else rule.driver.removeprefix("metric:")
+            rows.append((rule.name, unit, TEN_PLACES, rule.driver))
+        elif rule.method == "cost":
+            rows.append((rule.name, currency, TEN_PLACES, "cost:" + ",".join(rule.basis or [])))
+    return rows
+
+
+def _register_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> None:
+    lake = Lake(settings.app.lake)
+    if not lake.partition_file("allocated_lines", day).exists():
+        raise FileNotFoundError(f"no allocated_lines for {day}: run the pipeline for that day first")
+    register_day_view(con, lake, "allocated_lines", day, "allocated_lines_day", [])
+    register_day_view(con, lake, "cost_lines", day, "cost_lines_day", STAGED_COST_LINES)
+    con.execute(
+        "create or replace temp table focus_drivers "
+        "(rule_name varchar, usage_unit varchar, unit_scale decimal(38, 10), driver varchar)"
+    )
+    rows = driver_rows(settings)
+    if rows:
+        con.executemany("insert into focus_drivers values (?, ?, ?, ?)", rows)
+
+
+def _refuse_problems(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Raise `FocusExportError` naming the first lines the export cannot write as FOCUS, if there are any."""
+    count = con.execute("select count(*) from focus_charges where problem is not null").fetchall()[0][0]
+    if not count:
+        return
+    first = con.execute(
+        "select x_Source, x_SourceFile, x_SourceRow, line_id, problem from focus_charges where problem is not null "
+        f"order by x_Source, x_SourceFile, x_SourceRow, line_id limit {PROBLEMS_SHOWN}"
+    ).fetchall()
+    lines = [
+        f"  {file} row {row} (source {source}): {problem}" if file else f"  line {line_id}: {problem}"
+        for source, file, row, line_id, problem in first
+    ]
+    raise FocusExportError(
+        f"cannot export {day} as FOCUS: {count} cost line(s) break its rules, e.g.\n" + "\n".join(lines)
+    )
+
+
+def _write_csv(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> int:
+    """CSV with a header; date/times as FOCUS writes them (ISO 8601 UTC, `YYYY-MM-DDTHH:mm:ssZ`)."""
+    statement, bound = single_statement(query)
+    with atomic_path(target) as tmp:
+        rows = con.execute(
+            f"copy ({statement}) to {sql_string(str(tmp))} "
+            "(format csv, header true, timestampformat '%Y-%m-%dT%H:%M:%SZ')",
+            bound,
+        ).fetchall()[0][0]
+    return int(rows)
+
+
+def export_day(
+    con: duckdb.DuckDBPyConnection, settings: Settings, day: date, target: Path, version: str, fmt: str
+) -> int:
+    """Write the FOCUS Cost and Usage rows of `day` to `target` (atomically); returns the rows written."""
+    _register_inputs(con, settings, day)
+    run_model(
+        con,
+        "export/focus_charges",
+        {
+            "charge_date": day,
+            "cost_metric": settings.app.cost_metric,
+            "charge_categories": list(CHARGE_CATEGORIES),
+            "charge_frequencies": list(CHARGE_FREQUENCIES),
+            "statuses": list(STATUSES),
+            "subcategories": [s for subs in SERVICE_SUBCATEGORIES.values() for s in subs],
+            "subcategory_parents": [c for c, subs in SERVICE_SUBCATEGORIES.items() for _ in subs],
+        },
+    )
+    _refuse_problems(con, day)
+    run_model(con, "export/focus_pieces")
+    query = load_sql(f"export/focus_cost_and_usage_{version.replace('.', '_')}")
+    return write_parquet(con, query, target) if fmt == "parquet" else _write_csv(con, query, target)
+
+
+def export_focus(
+    settings: Settings, start: date, end: date, out_dir: Path, version: str = "1.3", fmt: str = "parquet"
+) -> dict:
+    """Export the days `start`..`end` (inclusive) as FOCUS `version` in `fmt` (parquet or csv), one file per day:
+    `<out_dir>/charge_date=<day>/data.<fmt>`. Returns a summary: version, format, days, rows, files."""
+    check_choice(version, fmt)
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    files, rows = [], 0
+    con = connect(memory_limit=settings.app.memory_limit, temp_directory=Lake(settings.app.lake).tmp_dir())
+    try:
+        for day in days:
+            target = day_file(Path(out_dir), day, fmt)
+            rows += export_day(con, settings, day, target, version, fmt)
+            files.append(str(target))
+    finally:
+        con.close()
+    return {"version": version, "format": fmt, "days": len(days), "rows": rows, "files": files}
+
+
+class FocusExportConfig(dg.Config):
+    focus_versions: list[str] = Field(default_factory=lambda: list(FOCUS_VERSIONS))
+    """The FOCUS versions to write, each to `<lake>/export/focus_<version>/`."""
+
+
+@dg.asset(
+    deps=["allocated_lines", "cost_lines"],
+    partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="export",
+    kinds={"parquet"},
+    description="Allocated costs as a FOCUS Cost and Usage dataset (1.2 and 1.3): one row per allocated piece of "
+    "every cost line, under <lake>/export/focus_<version>/charge_date=<day>/data.parquet.",
+)
+def focus_export(
+    context: dg.AssetExecutionContext, config: FocusExportConfig, apportion: ApportionConfig
+) -> dg.MaterializeResult:
+    settings = apportion.settings()
+    days = partition_days(context)
+    metadata: dict[str, int] = {}
+    for version in config.focus_versions:
+        summary = export_focus(settings, min(days), max(days), lake_export_dir(settings, version), version)
+        metadata[f"rows/{version}"] = summary["rows"]
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,134 @@
+-- focus_charges: the day's staged cost lines as FOCUS origin charges, one row per line. Values FOCUS requires but a
+-- source may lack are derived by the documented rules below; `problem` says why a line cannot be exported (a value
+-- FOCUS does not allow, or an allocation out of step with staging), null when it can.
+create or replace temp table focus_charges as
+with allocation as (
+    select line_id, count(*) as pieces, any_value(line_amount) as line_amount
+    from allocated_lines_day
+    group by line_id
+),
+
+lines as (
+    select
+        coalesce(c.x_LineId, a.line_id) as line_id,
+        a.pieces,
+        a.line_amount,
+        case when $cost_metric = 'BilledCost' then c.BilledCost else c.EffectiveCost end as metric_amount,
+        c.*
+    from cost_lines_day c
+    full join allocation a on c.x_LineId = a.line_id
+),
+
+derived as (
+    select
+        line_id,
+        pieces,
+        line_amount,
+        metric_amount,
+        x_Source,
+        x_SourceFile,
+        x_SourceRow,
+        BilledCost,
+        EffectiveCost,
+        -- without unit prices, a charge's list and contracted cost are its billed cost (FOCUS ListCost, ContractedCost)
+        coalesce(ListCost, BilledCost) as ListCost,
+        coalesce(ContractedCost, BilledCost) as ContractedCost,
+        PricingQuantity,
+        -- FOCUS: consumption is only on usage, and an unused commitment consumed nothing
+        -- (a source that reports only a pricing quantity consumed that quantity)
+        case
+            when ChargeCategory = 'Usage' and coalesce(CommitmentDiscountStatus, '') <> 'Unused'
+                then coalesce(ConsumedQuantity, PricingQuantity)
+        end as ConsumedQuantity,
+        -- a vendor API report names no billing account: the source stands for it, so FOCUS tools can group by it
+        coalesce(BillingAccountId, 'apportion:' || x_Source) as BillingAccountId,
+        BillingAccountName,
+        BillingCurrency,
+        coalesce(BillingPeriodStart, date_trunc('month', $charge_date::date)::timestamptz) as BillingPeriodStart,
+        coalesce(BillingPeriodEnd, (date_trunc('month', $charge_date::date) + interval 1 month)::timestamptz)
+            as BillingPeriodEnd,
+        -- a line spread over several days is exported as its share of this day
+        greatest(ChargePeriodStart, $charge_date::date::timestamptz) as ChargePeriodStart,
+        least(ChargePeriodEnd, ($charge_date::date + 1)::timestamptz) as ChargePeriodEnd,
+        ChargeCategory,
+        case when lower(trim(ChargeClass)) = 'correction' then 'Correction' end as ChargeClass,
+        ChargeDescription,
+        coalesce(ChargeFrequency, case when ChargeCategory = 'Usage' then 'Usage-Based' end) as ChargeFrequency,
+        CapacityReservationId,
+        CapacityReservationStatus,
+        CommitmentDiscountId,
+        CommitmentDiscountStatus,
+        case
+            when ChargeCategory = 'Usage' and coalesce(CommitmentDiscountStatus, '') <> 'Unused'
+                then coalesce(ConsumedUnit, PricingUnit)
+        end as ConsumedUnit,
+        InvoiceId,
+        coalesce(InvoiceIssuerName, ServiceProviderName) as InvoiceIssuerName,
+        coalesce(ServiceProviderName, InvoiceIssuerName) as ServiceProviderName,
+        coalesce(HostProviderName, ServiceProviderName, InvoiceIssuerName) as HostProviderName,
+        -- FOCUS <= 1.2 names, the inverse of how the focus source kind maps them
+        coalesce(HostProviderName, InvoiceIssuerName, ServiceProviderName) as ProviderName,
+        coalesce(ServiceProviderName, InvoiceIssuerName) as PublisherName,
+        PricingUnit,
+        RegionId,
+        ResourceId,
+        ResourceName,
+        ResourceType,
+        coalesce(ServiceCategory, 'Other') as ServiceCategory,
+        coalesce(ServiceName, ServiceProviderName, InvoiceIssuerName) as ServiceName,
+        ServiceSubcategory,
+        -- a vendor meter with no SKU id (an API cost report's token type): the provider, model and meter identify it
+        coalesce(SkuId, case when SkuMeter is not null then concat_ws('/', x_Provider, x_Model, SkuMeter) end) as SkuId,
+        SkuMeter,
+        SubAccountId,
+        SubAccountName,
+        Tags,
+        x_ApiKeyId,
+        x_CostCategory,
+        x_FxRate,
+        x_OriginalCurrency
+    from lines
+),
+
+defaulted as (
+    select
+        * replace (coalesce(ServiceSubcategory, 'Other (' || ServiceCategory || ')') as ServiceSubcategory),
+        cast(BilledCost * 10000000000 as hugeint) as billed_units,
+        cast(EffectiveCost * 10000000000 as hugeint) as effective_units,
+        cast(ListCost * 10000000000 as hugeint) as list_units,
+        cast(ContractedCost * 10000000000 as hugeint) as contracted_units,
+        cast(PricingQuantity * 10000000000 as hugeint) as pricing_quantity_units,
+        cast(ConsumedQuantity * 10000000000 as hugeint) as consumed_quantity_units
+    from derived
+)
+
+select
+    *,
+    row_number() over (order by line_id) as line_no,
+    case
+        when x_Source is null then 'allocated_lines has pieces of a line cost_lines does not hold: re-run allocation'
+        when pieces is null then 'the line has no allocated pieces: re-run allocation for the day'
+        when line_amount <> metric_amount
+            then format('allocated amount {} differs from the line''s {} {}: re-run allocation',
+                line_amount, $cost_metric, metric_amount)
+        when BillingAccountId is null then 'BillingAccountId is null; FOCUS requires it'
+        when InvoiceIssuerName is null then 'InvoiceIssuerName and ServiceProviderName are null; FOCUS requires them'
+        when not list_contains($charge_categories, ChargeCategory)
+            then format('ChargeCategory {} is not one of {}', ChargeCategory, array_to_string($charge_categories, ', '))
+        when ChargeFrequency is null
+            then format('ChargeFrequency is null on a {} charge; FOCUS requires it', ChargeCategory)
+        when not list_contains($charge_frequencies, ChargeFrequency)
+            then format('ChargeFrequency {} is not one of {}', ChargeFrequency,
+                array_to_string($charge_frequencies, ', '))
+        when not list_contains($subcategory_parents, ServiceCategory)
+            then format('ServiceCategory {} is not a FOCUS service category', ServiceCategory)
+        when coalesce($subcategory_parents[list_position($subcategories, ServiceSubcategory)], '') <> ServiceCategory
+            then format('ServiceSubcategory {} is not a subcategory of {}', ServiceSubcategory, ServiceCategory)
+        when CommitmentDiscountStatus is not null and not list_contains($statuses, CommitmentDiscountStatus)
+            then format('CommitmentDiscountStatus {} is not one of {}', CommitmentDiscountStatus,
+                array_to_string($statuses, ', '))
+        when CapacityReservationStatus is not null and not list_contains($statuses, CapacityReservationStatus)
+            then format('CapacityReservationStatus {} is not one of {}', CapacityReservationStatus,
+                array_to_string($statuses, ', '))
+    end as problem
+from defaulted
