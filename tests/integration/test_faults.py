@@ -5,7 +5,6 @@ clear error that leaves nothing half-written."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import signal
 import subprocess
