@@ -51,7 +51,7 @@ def source_files(source: Source, base: Path, day: date) -> list[Path]:
 def local_files(source: Source, base: Path, day: date) -> list[Fetched]:
     """What a local source offers for `day`, as fetched files."""
     return [
-        Fetched(path, _shown(path, base), datetime.fromtimestamp(path.stat().st_mtime, UTC))
+        Fetched(path, str(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
         for path in source_files(source, base, day)
     ]
 
@@ -63,10 +63,12 @@ def _with_local_path_resolved(source: Source, base: Path) -> Source:
     return source.model_copy(update={"path": str(base / source.path)})
 
 
-def _shown(path: Path, base: Path) -> str:
-    """A path as the manifest records it: relative to the config's folder when inside it, so that a manifest
-    does not depend on where the project is checked out."""
-    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+def _origin(origin: str, base: Path) -> str:
+    """Where a landed file came from, as the manifest records it: a URL as it is, a local path relative to the
+    config's folder when inside it, so that a manifest does not depend on where the project is checked out."""
+    if "://" in origin or not Path(origin).is_relative_to(base):
+        return origin
+    return str(Path(origin).relative_to(base))
 
 
 def land_day(settings: Settings, day: date) -> dict[str, int]:
@@ -95,7 +97,7 @@ def land_day(settings: Settings, day: date) -> dict[str, int]:
                     (
                         source.name,
                         day,
-                        item.origin,
+                        _origin(item.origin, settings.root),
                         raw.name,
                         checksum,
                         raw.stat().st_size,

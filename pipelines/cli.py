@@ -47,7 +47,9 @@ def generate(
     seed: Annotated[int, typer.Option()] = 7,
     usage_format: Annotated[str, typer.Option(help="jsonl or parquet")] = "jsonl",
 ) -> None:
-    """Write a deterministic sample dataset: usage logs, OTLP spans, a FOCUS cloud bill, vendor cost reports."""
+    """Write a deterministic sample dataset: usage in five formats, a FOCUS cloud bill, vendor cost pages, invoices."""
+    from collections import Counter
+
     from pipelines.sample_data import generate as generate_sample
 
     began = time.perf_counter()
@@ -59,7 +61,17 @@ def generate(
         seed=seed,
         usage_format=usage_format,  # type: ignore[arg-type]
     )
-    console.print(f"wrote sample data to {out} in {time.perf_counter() - began:.1f}s: {summary.get('files', '')}")
+    files = Counter(name.split("/", 1)[0] for name in summary["files"])
+    calls: Counter[str] = Counter()
+    for counts in summary["calls_per_day"].values():
+        calls.update(counts)
+    logged = calls.pop("logged", 0)
+    console.print(
+        f"wrote sample data to {out} in {time.perf_counter() - began:.1f}s: {sum(files.values()):,} files, "
+        f"{logged:,} calls over {days} day(s)"
+    )
+    console.print("  files: " + ", ".join(f"{folder}/ {n:,}" for folder, n in sorted(files.items())), highlight=False)
+    console.print("  calls: " + ", ".join(f"{kind} {n:,}" for kind, n in calls.items()), highlight=False)
 
 
 def _days(start: str, end: str) -> list[date]:

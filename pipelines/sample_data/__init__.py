@@ -1,21 +1,35 @@
 """Deterministic sample data for apportion: a week (or any span) of AI usage and the bills that go with it.
 
 `generate(out_dir, start=..., days=7, calls_per_day=20_000, seed=7, usage_format="jsonl")` writes, per day
-`D` (ISO `YYYY-MM-DD`):
+`D` (ISO `YYYY-MM-DD`), every call in exactly one usage format (`formats.route`):
 
 - `usage/D/calls.jsonl` (or `usage/D/part-0000.parquet`, one part per chunk of 250k calls): canonical usage
-  events, one per model call, vector query or retry attempt, with exactly the columns of
-  `assets.schemas.USAGE_EVENTS`. Every logged call except those of `support_agent`.
-- `otlp/D/spans.jsonl`: the `support_agent` calls as OpenTelemetry GenAI spans, collector file-exporter
-  format (one `ExportTraceServiceRequest` per line, 500 spans each; about half the batches use the
-  deprecated `gen_ai.system` and, independently, about half write `intValue` as strings).
+  events with exactly the columns of `assets.schemas.USAGE_EVENTS`: the search agent, the single calls of the
+  features (no Bedrock) and every vector query outside the support agent.
+- `otlp/D/spans.jsonl`: all `support_agent` calls as OpenTelemetry GenAI spans, collector file-exporter format
+  (one `ExportTraceServiceRequest` per line, 500 spans each; about half the batches use the deprecated
+  `gen_ai.system` and, independently, about half write `intValue` as strings).
+- `litellm/D/spendlogs.csv`: `sales_agent` calls that are not Bedrock as LiteLLM SpendLogs rows (cache parts in
+  `metadata.usage_object`, dimensions and trace ids in `metadata.spend_logs_metadata`).
+- `langfuse/D/observations.jsonl`: `research_agent` model calls as Langfuse observations (GENERATION /
+  EMBEDDING, disjoint `usageDetails`, provider, key and trace ids in `metadata`; no attempt number).
+- `bedrock_logs/AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/*.json.gz`: every Bedrock
+  call, whatever agent made it, as gzipped invocation logs, one object per hour and chunk (input counts
+  exclude the cache; no attempt number).
 - `focus/D/cloud_bill.csv`: FOCUS 1.3 cloud bill: a reserved GPU cluster serving the self-hosted
-  `llama-3.1-70b` (Purchase fee, Used and Unused hours), Amazon Bedrock token lines (list x 0.97),
-  Pinecone and Datadog via the AWS Marketplace, EC2 / S3 / data transfer lines in three sub accounts
-  (40 % untagged), a Tax line on even days and a Bedrock Credit on every third day.
-- `vendor_costs/D/openai.csv`, `vendor_costs/D/anthropic.csv`: FOCUS 1.3 vendor cost reports, one line per
-  (model, api key, token type), billed at list x 0.92 (OpenAI) / 0.95 (Anthropic). They bill the logged
-  calls, ~2 % more that never reached the telemetry and ~1 % on `key_orphan`, a key nobody owns.
+  `llama-3.1-70b` (Purchase fee, Used and Unused hours), Amazon Bedrock token lines (list x 0.97), Datadog
+  via the AWS Marketplace, EC2 / S3 / data transfer lines in three sub accounts (40 % untagged), a Tax line on
+  even days and a Bedrock Credit on every third day.
+- `openai_api/D/costs-NNNN.json` and `anthropic_api/D/cost_report-NNNN.json`: the vendors' cost reports as
+  saved Admin API pages (`has_more` / `next_page`, 40 results a page). OpenAI Costs: one result per (model,
+  component, api key), `amount.value` in dollars; Anthropic cost_report: one result per (model, token type),
+  the amount a decimal string of cents, no api key. Billed at list x 0.92 (OpenAI) / 0.95 (Anthropic), they
+  bill the logged calls of every format, ~2 % more that never reached the telemetry and ~1 % on `key_orphan`,
+  a key nobody owns.
+
+and per month `M` (`YYYY-MM`) of the span `invoices/M.csv`: invoice lines of vendors without a billing export,
+each over the whole month: Pinecone read units (the generated days' mean vector queries, for every day of the
+month), a human-review vendor's flat plan and a GPU cloud renting two more GPUs to the self-hosted model.
 
 The world (teams, keys, features, 150 skewed customers, four agents running classify, embed, vector query,
 plan, 0-3 tool calls, generate, validate; models of OpenAI, Anthropic, Bedrock and a self-hosted Llama) is
@@ -91,8 +105,9 @@ def generate(
     usage_format: Literal["jsonl", "parquet"] = "jsonl",
 ) -> dict[str, Any]:
     """Write the sample files under `out_dir` and return a summary: files written (relative paths), calls per
-    day (logged = usage rows + OTLP spans), billed totals per source and the vendor reports' spend split.
-    Money in the summary is `Decimal`."""
+    day (`logged` = the sum of the calls in each usage format: `usage_rows`, `otlp_spans`, `bedrock_logs`,
+    `litellm_rows`, `langfuse_observations`), billed totals per source (`cloud_bill`, `invoices`, `openai`,
+    `anthropic`) and the vendor reports' spend split. Money in the summary is `Decimal`."""
     if days < 1 or calls_per_day < 1:
         raise ValueError("days and calls_per_day must be at least 1")
     if usage_format not in ("jsonl", "parquet"):

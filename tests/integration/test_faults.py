@@ -117,13 +117,14 @@ def test_a_restated_file_replaces_the_day_and_never_duplicates(tmp_path, sample)
 
 def test_a_missing_source_marks_the_day_incomplete_and_the_others_proceed(tmp_path, sample):
     config = fresh(tmp_path, sample, "missing")
-    shutil.rmtree(config.parent / "sample" / "vendor_costs" / DAYS[1])
-    (config.parent / "sample" / "otlp" / DAYS[0] / "spans.jsonl").write_bytes(b"\xff\xfe not json at all\n")
+    shutil.rmtree(config.parent / "sample" / "openai_api" / DAYS[1])
+    shutil.rmtree(config.parent / "sample" / "anthropic_api" / DAYS[1])
+    (config.parent / "sample" / "usage" / DAYS[0] / "calls.jsonl").write_bytes(b"\xff\xfe not utf-8 at all\n")
     run(config)
     rows = warehouse(config, "select charge_date::varchar, source, complete, difference from reconciliation")
     incomplete = {(d, s) for d, s, complete, _ in rows if not complete}
-    assert incomplete == {(DAYS[1], "openai_costs"), (DAYS[1], "anthropic_costs"), (DAYS[0], "support_bot_traces")}
-    (reason,) = warehouse(config, "select reason from quarantine where source = 'support_bot_traces'")[0]
+    assert incomplete == {(DAYS[1], "openai_costs"), (DAYS[1], "anthropic_costs"), (DAYS[0], "app_usage")}
+    (reason,) = warehouse(config, "select reason from quarantine where source = 'app_usage'")[0]
     assert reason.startswith("unreadable file: ")
     assert {diff for *_, diff in rows} == {Decimal(0)}
     assert warehouse(config, f"select count(*) > 0 from fact_cost where charge_date = '{DAYS[1]}'") == [(True,)]
