@@ -27,6 +27,7 @@ demo: install
 	$(BIN)/apportion sql "select source, sum(source_total)::decimal(18,2) as source_total, \
 	  sum(allocated)::decimal(18,2) as allocated, sum(unallocated)::decimal(18,2) as unallocated, \
 	  sum(difference) as difference from reconciliation group by all order by source"
+	$(BIN)/apportion report --out data/report.html
 	@echo "warehouse: data/warehouse.duckdb  (try: $(BIN)/apportion sql \"select * from fact_cost limit 10\")"
 
 test: install

@@ -100,6 +100,7 @@ def land_file(source_file: Path, raw_dir: Path) -> tuple[Path, str]:
     target = raw_dir / f"{checksum[:16]}-{source_file.name}"
     if not target.exists():
         raw_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:
             os.link(source_file, tmp)
@@ -109,10 +110,29 @@ def land_file(source_file: Path, raw_dir: Path) -> tuple[Path, str]:
     return target, checksum
 
 
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove temporary files beside `target` left by writers that no longer run (a run killed mid-write)."""
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _running(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         yield tmp

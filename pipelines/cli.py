@@ -113,11 +113,40 @@ def run(
             err.print(f"[red]{day}: failed[/red]\n" + "\n".join(problems), highlight=False)
             raise typer.Exit(1)
         console.print(f"{day}: done in {time.perf_counter() - began:.1f}s")
+    _run_insights(instance, resource)
     console.print(f"warehouse: {settings.app.warehouse}")
 
 
+def _run_insights(instance, resource) -> None:
+    """The insight marts, once over the whole history, after the days; their alerts are warnings."""
+    import dagster as dg
+
+    from assets.insights.marts import INSIGHT_ASSETS, INSIGHT_CHECKS
+
+    began = time.perf_counter()
+    result = dg.materialize(
+        [*INSIGHT_ASSETS, *INSIGHT_CHECKS],
+        instance=instance,
+        resources={"apportion": resource},
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        raise_on_error=False,
+    )
+    problems = _failures(result)
+    if problems:
+        err.print("[red]insights: failed[/red]\n" + "\n".join(problems), highlight=False)
+        raise typer.Exit(1)
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            first = evaluation.metadata.get("first")
+            err.print(f"[yellow]{evaluation.check_name}[/yellow] {first.value if first else ''}", highlight=False)
+    console.print(f"insights: done in {time.perf_counter() - began:.1f}s")
+
+
 def _failures(result) -> list[str]:
-    """What went wrong in a run: the root cause of each failed step and each failed check."""
+    """What went wrong in a run: the root cause of each failed step and each failed blocking check (a warning,
+    such as a budget alert, is not a failure)."""
+    import dagster as dg
+
     problems = []
     for event in result.all_events:
         if event.is_step_failure:
@@ -126,7 +155,7 @@ def _failures(result) -> list[str]:
                 error = error.cause
             problems.append(f"{event.step_key}: {error.message.strip()}")
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             first = evaluation.metadata.get("first")
             detail = f" e.g. {first.value}" if first else ""
             problems.append(f"check {evaluation.check_name} failed: {evaluation.description}{detail}")
@@ -166,6 +195,32 @@ def _cell(value: object) -> str:
     if isinstance(value, Decimal):
         return f"{value:f}"
     return str(value)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("report.html"),
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: first charge date)")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (default: last charge date)")] = None,
+    config: ConfigOption = None,  # type: ignore[assignment]
+) -> None:
+    """Write one self-contained HTML report (spend, top features/customers/agents, retries, tokens, anomalies,
+    budgets, unallocated share, forecast) that opens without a network."""
+    from assets.insights.report import ReportError, write_report
+    from assets.lake import Lake
+
+    settings = _settings(config)
+    try:
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        path = write_report(Lake(settings.app.lake), out, start=first, end=last)
+    except ReportError as exc:
+        err.print(str(exc), highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"report: {path}")
 
 
 @app.command("check-config")

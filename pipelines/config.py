@@ -349,6 +349,8 @@ class AppConfig(_Strict):
     cost_metric: Literal["EffectiveCost", "BilledCost"] = "EffectiveCost"
     allocation: Path = Path("allocation.yaml")
     prices: Path | None = Path("prices.yaml")
+    insights: Path | None = None
+    """Budgets, routing tiers, business metrics and alert thresholds for the insight marts (config/insights.yaml)."""
     lookback_days: int = Field(default=3, ge=0, le=62)
     memory_limit: str = "4GB"
     sources: list[Source]
@@ -471,6 +473,7 @@ def load_settings(path: str | Path = "apportion.yaml") -> Settings:
             "allocation": allocation_path,
             "prices": resolve(base, app.prices) if app.prices else None,
             "fx_rates": resolve(base, app.fx_rates) if app.fx_rates else None,
+            "insights": resolve(base, app.insights) if app.insights else None,
         }
     )
     allocation = allocation.model_copy(

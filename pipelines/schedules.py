@@ -7,7 +7,11 @@ import dagster as dg
 from pipelines.partitions import START_DATE
 from pipelines.resources import ApportionConfig
 
-nightly_job = dg.define_asset_job("nightly", selection=dg.AssetSelection.all(), description="Every layer, one day.")
+nightly_job = dg.define_asset_job(
+    "nightly",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("insights"),
+    description="Every layer, one day (the insight marts run once after, over history).",
+)
 
 
 def nightly_days(today: date, lookback_days: int) -> list[date]:

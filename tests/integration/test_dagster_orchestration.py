@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from assets.checks import ALL_CHECKS, INVARIANTS
+from assets.insights.marts import INSIGHT_CHECKS
 from assets.lake import Lake
 from pipelines.definitions import ASSETS, defs
 from pipelines.resources import ApportionConfig
@@ -58,9 +59,12 @@ def test_every_layer_is_a_daily_asset_and_the_warehouse_writer_is_pooled():
     } <= keys
     warehouse = defs.resolve_assets_def("warehouse")
     assert warehouse.op.pool == "duckdb_writer"
-    assert all(graph.get(dg.AssetKey(k)).partitions_def is not None for k in keys)
+    layers = {k for k in keys if graph.get(dg.AssetKey(k)).group_name != "insights"}
+    assert all(graph.get(dg.AssetKey(k)).partitions_def is not None for k in layers)
     checks = {c.name: c.blocking for spec in ALL_CHECKS for c in spec.check_specs}
     assert checks == dict.fromkeys(INVARIANTS, True)
+    alerts = {c.name: c.blocking for spec in INSIGHT_CHECKS for c in spec.check_specs}
+    assert alerts == {"budgets_on_track": False, "no_cost_anomalies": False}
 
 
 def test_nightly_schedule_runs_yesterday_and_the_lookback_window(config: Path):

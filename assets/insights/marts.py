@@ -1,0 +1,503 @@
+"""The insight marts: why costs grow and where to cut them, computed over the history in the lake (not per day).
+
+Each mart is one SQL model in `sql/marts/insights/<table>.sql`, run by DuckDB over views of the whole history of
+`fact_cost`, `priced_usage`, `allocated_lines` and `cost_lines`, and written atomically as
+`<lake>/marts/<table>/data.parquet`. "Today" is the last charge date in `fact_cost`, never the wall clock, so a
+re-run over the same lake gives the same files. Budget and anomaly alerts are non-blocking asset checks that can
+also post to a Slack-compatible webhook whose URL is read from the environment.
+"""
+
+import json
+import logging
+import math
+import os
+import statistics
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+
+from assets.ingest.readers import canonical_reader, sql_string
+from assets.ingest.validate import cast_or_reject
+from assets.insights.config import Alerts, BusinessMetrics, Duplicates, InsightsConfig, load_insights
+from assets.lake import Lake, write_parquet
+from assets.marts import ALLOCATED_LINES
+from assets.pricing import PriceOverrides, load_price_overrides, price_usage
+from assets.schemas import PRICED_USAGE, STAGED_COST_LINES, Column
+from assets.sql import connect, load_sql, run_model
+from assets.warehouse import _lock
+from pipelines.config import Settings, resolve
+from pipelines.resources import ApportionConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Mart:
+    name: str
+    deps: tuple[str, ...]
+    description: str
+
+
+MARTS: tuple[Mart, ...] = (
+    Mart(
+        "workflow_costs",
+        ("fact_cost", "priced_usage"),
+        "Cost of a workflow run (trace) per day × team × feature × agent × workflow: billed and list, p50/p95.",
+    ),
+    Mart(
+        "unit_costs",
+        ("fact_cost", "priced_usage"),
+        "Billed cost per request, per 1k tokens and per interaction; day × team × feature × customer.",
+    ),
+    Mart(
+        "business_roi",
+        ("fact_cost",),
+        "Cost against the business-metric file: ROI of revenue, cost per unit of counts (tickets resolved, …).",
+    ),
+    Mart(
+        "retry_spend",
+        ("fact_cost", "priced_usage"),
+        "Calls retried or failed and the spend they caused, per day × team × feature × agent × model, as shares.",
+    ),
+    Mart(
+        "token_growth",
+        ("priced_usage",),
+        "Mean and p95 prompt and response tokens per day × team × feature × agent; 7/28-day trends, spikes.",
+    ),
+    Mart(
+        "prompt_duplication",
+        ("priced_usage",),
+        "Exact and near-duplicate prompts per day × team × feature × model and what a cache would have saved.",
+    ),
+    Mart(
+        "repeated_prompts",
+        ("priced_usage",),
+        "Prompt hashes sent more than once to a model: calls, cache hits, savings at dated prices.",
+    ),
+    Mart(
+        "model_scorecard",
+        ("priced_usage",),
+        "Per model and feature: cost per successful call, p50/p95 latency, error, retry and cache-read rates.",
+    ),
+    Mart(
+        "routing_savings",
+        ("priced_usage",),
+        "Calls on premium models that fit a cheaper tier (config routing) and the savings at its dated prices.",
+    ),
+    Mart(
+        "shadow_ai",
+        ("allocated_lines", "cost_lines"),
+        "Spend on API keys, accounts/projects and vendors with no owner, ranked by unowned spend.",
+    ),
+    Mart(
+        "attribution_coverage",
+        ("fact_cost",),
+        "Per day and dimension: the share of cost that carries a team, feature, customer, agent, workflow.",
+    ),
+    Mart(
+        "cost_anomalies",
+        ("fact_cost",),
+        "Daily cost per team, feature, agent and model against its weekday-aware median/MAD, with the driver.",
+    ),
+    Mart(
+        "budget_status",
+        ("fact_cost",),
+        "Monthly budgets (config): month-to-date actual, forecast to month end, status.",
+    ),
+    Mart(
+        "cost_forecast",
+        ("fact_cost",),
+        "Cost per team over the next 30 and 90 days, with a prediction interval.",
+    ),
+)
+INSIGHT_TABLES = tuple(m.name for m in MARTS)
+PROMPT_MARTS = {"prompt_duplication", "repeated_prompts"}
+
+BUSINESS_METRICS: list[Column] = [
+    Column("date", "DATE", required=True),
+    Column("metric", "VARCHAR", required=True),
+    Column("value", "DECIMAL(38,10)", required=True),
+    Column("feature", "VARCHAR"),
+    Column("customer", "VARCHAR"),
+]
+"""The business-metric file: one value per day and metric, optionally per feature and customer."""
+
+_HISTORY = {
+    "fact_cost": ("charge_date", None),
+    "priced_usage": ("event_date", PRICED_USAGE),
+    "allocated_lines": ("charge_date", [*ALLOCATED_LINES, ("line_id", "VARCHAR")]),
+    "cost_lines": ("charge_date", STAGED_COST_LINES),
+}
+"""Lake tables the marts read: partition column, and the columns of an empty view when the lake has none."""
+
+BUDGETS_SCHEMA = pa.schema(
+    [
+        ("budget", pa.string()),
+        ("dimension", pa.string()),
+        ("value", pa.string()),
+        ("monthly_usd", pa.decimal128(38, 10)),
+        ("valid_from", pa.date32()),
+        ("valid_to", pa.date32()),
+    ]
+)
+ROUTING_SCHEMA = pa.schema(
+    [
+        ("rule_no", pa.int32()),
+        ("rule_name", pa.string()),
+        ("provider", pa.string()),
+        ("models", pa.list_(pa.string())),
+        ("operations", pa.list_(pa.string())),
+        ("features", pa.list_(pa.string())),
+        ("max_input_tokens", pa.int64()),
+        ("max_output_tokens", pa.int64()),
+        ("to_provider", pa.string()),
+        ("to_model", pa.string()),
+    ]
+)
+
+
+class NoHistory(RuntimeError):
+    """The lake has no fact_cost yet: the daily pipeline has not run."""
+
+
+class BusinessMetricsError(ValueError):
+    """The business-metric file has rows that do not fit; the message names file, row, column and reason."""
+
+
+def insight_file(lake: Lake, table: str) -> Path:
+    """Where a (non-partitioned) insight mart lives: `<lake>/marts/<table>/data.parquet`."""
+    return lake.root / "marts" / table / "data.parquet"
+
+
+def register_history(con: duckdb.DuckDBPyConnection, lake: Lake) -> date:
+    """Create views `fact_cost`, `priced_usage`, `allocated_lines`, `cost_lines` over every partition in the lake
+    (typed and empty where a table has none); returns the last charge date, the marts' "today"."""
+    if not lake.has_data("fact_cost"):
+        raise NoHistory(f"no fact_cost in {lake.root}: run the daily pipeline first (`apportion run`)")
+    for table, (column, empty) in _HISTORY.items():
+        if lake.has_data(table):
+            con.execute(
+                f"create or replace temp view {table} as select * from read_parquet({sql_string(lake.glob(table))}, "
+                f"hive_partitioning = true, union_by_name = true, hive_types = {{'{column}': date}})"
+            )
+        else:
+            typed = ", ".join(f'null::{t} as "{n}"' for n, t in [*(empty or []), (column, "DATE")])
+            con.execute(f"create or replace temp view {table} as select {typed} where false")
+    return con.execute("select max(charge_date) from fact_cost").fetchall()[0][0]
+
+
+def load_business_metrics(con: duckdb.DuckDBPyConnection, metrics: BusinessMetrics | None) -> None:
+    """The temp table `business_metrics` from the configured file (empty without one), cast by the shared
+    validator. A row that does not fit fails the build, naming file, row, column and reason."""
+    if metrics is None:
+        typed = ", ".join(f'null::{c.type} as "{c.name}"' for c in BUSINESS_METRICS)
+        con.execute(f"create or replace temp table business_metrics as select {typed} where false")
+        return
+    read = canonical_reader(BUSINESS_METRICS, frozenset({"csv", "jsonl", "parquet"}))
+    read(con, [metrics.file], "business_metrics_raw", {})
+    staged, rejected = cast_or_reject(
+        con, "business_metrics_raw", BUSINESS_METRICS, out_prefix="business_metrics_in", date_expr='"date"'
+    )
+    bad = con.execute(
+        f"select source_file, source_row, column_name, reason, raw_value from {rejected} order by source_row"
+    ).fetchall()
+    if bad:
+        lines = [
+            f"{f}:{row}: {column}: {reason}" + (f" ({value!r})" if value else "")
+            for f, row, column, reason, value in bad
+        ]
+        more = f"\n… and {len(lines) - 10} more" if len(lines) > 10 else ""
+        raise BusinessMetricsError("business metrics rejected:\n" + "\n".join(lines[:10]) + more)
+    names = ", ".join(f'"{c.name}"' for c in BUSINESS_METRICS)
+    con.execute(f"create or replace temp table business_metrics as select {names} from {staged}")
+
+
+def budgets_table(config: InsightsConfig) -> pa.Table:
+    rows = [
+        {
+            "budget": b.name,
+            "dimension": b.dimension,
+            "value": b.value,
+            "monthly_usd": b.monthly_usd,
+            "valid_from": b.valid_from,
+            "valid_to": b.valid_to,
+        }
+        for b in config.budgets
+    ]
+    return pa.Table.from_pylist(rows, schema=BUDGETS_SCHEMA)
+
+
+def routing_table(config: InsightsConfig) -> pa.Table:
+    rows = [
+        {
+            "rule_no": i,
+            "rule_name": r.name,
+            "provider": r.provider,
+            "models": r.models,
+            "operations": r.operations,
+            "features": r.features,
+            "max_input_tokens": r.max_input_tokens,
+            "max_output_tokens": r.max_output_tokens,
+            "to_provider": r.to.provider,
+            "to_model": r.to.model,
+        }
+        for i, r in enumerate(config.routing)
+    ]
+    return pa.Table.from_pylist(rows, schema=ROUTING_SCHEMA)
+
+
+def band_masks(duplicates: Duplicates) -> list[int]:
+    """64-bit masks for near-duplicate candidates: the bits are cut into `blocks` blocks, and each mask keeps
+    `blocks - max_distance` of them. Two SimHashes at most `max_distance` bits apart agree on at least that many
+    blocks (pigeonhole), so they share the masked bits of at least one mask."""
+    size, extra = divmod(64, duplicates.blocks)
+    bounds, start = [], 0
+    for i in range(duplicates.blocks):
+        end = start + size + (i < extra)
+        bounds.append((start, end))
+        start = end
+    block_masks = [((1 << (end - begin)) - 1) << begin for begin, end in bounds]
+    keep = duplicates.blocks - duplicates.max_distance
+    return [sum(chosen) for chosen in combinations(block_masks, keep)]
+
+
+def find_prompt_neighbours(con: duckdb.DuckDBPyConnection, params: dict[str, Any], duplicates: Duplicates) -> None:
+    """The temp table `prompt_neighbours`: near-duplicate prompt pairs, found one day at a time (each against the
+    cache TTL before it), so that memory stays bounded by a few days of prompts."""
+    con.execute(
+        "create or replace temp table prompt_neighbours "
+        "(provider varchar, model varchar, prompt_hash varchar, neighbour varchar)"
+    )
+    days = con.execute(
+        "select distinct event_date from priced_usage where event_date between $since and $as_of "
+        "and prompt_simhash is not null order by 1",
+        {"since": params["since"], "as_of": params["as_of"]},
+    ).fetchall()
+    reach = timedelta(days=math.ceil(duplicates.cache_ttl_hours / 24))
+    for (day,) in days:
+        run_model(con, "marts/insights/prompt_neighbours", {**params, "day": day, "window_start": day - reach})
+
+
+def _parameters(config: InsightsConfig, as_of: date) -> dict[str, Any]:
+    anomalies, forecast = config.anomalies, config.forecast
+    return {
+        "as_of": as_of,
+        "since": as_of - timedelta(days=config.history_days - 1),
+        "period_start": as_of - timedelta(days=config.scorecard_days - 1),
+        "min_calls": config.scorecard_min_calls,
+        "revenue_metrics": config.business_metrics.revenue if config.business_metrics else [],
+        "spike_factor": config.token_growth.spike_factor,
+        "masks": band_masks(config.duplicates),
+        "max_distance": config.duplicates.max_distance,
+        "cache_ttl_s": config.duplicates.cache_ttl_hours * 3600,
+        "baseline_weeks": anomalies.baseline_weeks,
+        "min_weekday_points": anomalies.min_weekday_points,
+        "trailing_days": anomalies.trailing_days,
+        "min_points": anomalies.min_points,
+        "z_threshold": anomalies.z_threshold,
+        "min_deviation_usd": anomalies.min_deviation_usd,
+        "min_relative_deviation": anomalies.min_relative_deviation,
+        "at_risk_share": config.alerts.at_risk_share,
+        "history_start": as_of - timedelta(days=forecast.history_days - 1),
+        "horizons": forecast.horizons,
+        "interval": forecast.interval,
+        "z": statistics.NormalDist().inv_cdf((1 + forecast.interval) / 2),
+    }
+
+
+def build_insights(
+    lake: Lake,
+    config: InsightsConfig,
+    overrides: PriceOverrides,
+    *,
+    tables: Iterable[str] | None = None,
+    memory_limit: str = "4GB",
+) -> dict[str, int]:
+    """Write the insight marts (all, or `tables`) from the history in `lake`; returns rows per table."""
+    selected = [t for t in INSIGHT_TABLES if tables is None or t in set(tables)]
+    con = connect(memory_limit=memory_limit, temp_directory=lake.tmp_dir())
+    try:
+        params = _parameters(config, register_history(con, lake))
+        load_business_metrics(con, config.business_metrics if "business_roi" in selected else None)
+        con.register("budgets", budgets_table(config))
+        if "routing_savings" in selected:
+            con.register("routing_rules", routing_table(config))
+            run_model(con, "marts/insights/routing_candidates", params)
+            price_usage(con, overrides)
+        if PROMPT_MARTS & set(selected):
+            find_prompt_neighbours(con, params, config.duplicates)
+            run_model(con, "marts/insights/prompt_calls", params)
+        return {
+            table: write_parquet(con, load_sql(f"marts/insights/{table}"), insight_file(lake, table), params)
+            for table in selected
+        }
+    finally:
+        con.close()
+
+
+def publish_insight_views(lake: Lake, warehouse: Path) -> list[str]:
+    """(Re)create `marts.<table>` in the warehouse for every insight mart written; returns their names."""
+    present = [t for t in INSIGHT_TABLES if insight_file(lake, t).exists()]
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(warehouse), connect(warehouse) as con:
+        con.execute("create schema if not exists marts")
+        for table in present:
+            path = sql_string(str(insight_file(lake, table)))
+            con.execute(f"create or replace view marts.{table} as select * from read_parquet({path})")
+    return [f"marts.{t}" for t in present]
+
+
+def insights_config(settings: Settings) -> InsightsConfig:
+    """`insights:` of apportion.yaml (relative to its folder), or the defaults when it names none."""
+    path = settings.app.insights
+    return load_insights(resolve(settings.root, path) if path else None)
+
+
+def _overrides(settings: Settings) -> PriceOverrides:
+    return load_price_overrides(settings.app.prices) if settings.app.prices else PriceOverrides()
+
+
+# --- Dagster ---------------------------------------------------------------------------------------------------
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            m.name,
+            deps=m.deps,
+            group_name="insights",
+            kinds={"duckdb", "parquet"},
+            description=m.description,
+            skippable=True,
+        )
+        for m in MARTS
+    ],
+    can_subset=True,
+)
+def insight_marts(context: dg.AssetExecutionContext, apportion: ApportionConfig):
+    settings = apportion.settings()
+    lake = Lake(settings.app.lake)
+    selected = [key.path[-1] for key in context.selected_asset_keys]
+    rows = build_insights(
+        lake, insights_config(settings), _overrides(settings), tables=selected, memory_limit=settings.app.memory_limit
+    )
+    for table, n in rows.items():
+        yield dg.MaterializeResult(asset_key=table, metadata={"rows": n, "path": str(insight_file(lake, table))})
+
+
+@dg.asset(
+    deps=list(INSIGHT_TABLES),
+    group_name="insights",
+    kinds={"duckdb"},
+    pool="duckdb_writer",
+    description="The insight marts as views `marts.<table>` in the warehouse.",
+)
+def insights_warehouse(apportion: ApportionConfig) -> dg.MaterializeResult:
+    settings = apportion.settings()
+    views = publish_insight_views(Lake(settings.app.lake), settings.app.warehouse)
+    return dg.MaterializeResult(metadata={"views": ", ".join(views)})
+
+
+def budget_alerts(lake: Lake) -> list[str]:
+    """A line per budget over or at risk in the latest month."""
+    with connect() as con:
+        rows = con.execute(
+            'select budget, dimension, "value", status, mtd_usd, forecast_usd, budget_usd, "month" '
+            'from read_parquet($f) where "month" = (select max("month") from read_parquet($f)) '
+            "and status <> 'ok' order by forecast_share desc, budget",
+            {"f": str(insight_file(lake, "budget_status"))},
+        ).fetchall()
+    return [
+        f"{budget} ({dimension} {value}) {status.replace('_', ' ')} in {month:%Y-%m}: "
+        f"${mtd:,.2f} spent of ${limit:,.2f}, forecast ${forecast:,.2f}"
+        for budget, dimension, value, status, mtd, forecast, limit, month in rows
+    ]
+
+
+def anomaly_alerts(lake: Lake) -> list[str]:
+    """A line per anomaly on the last charge date."""
+    with connect() as con:
+        rows = con.execute(
+            'select charge_date, dimension, "value", cost_usd, baseline_usd, direction, driver from read_parquet($f) '
+            "where is_anomaly and charge_date = (select max(charge_date) from read_parquet($f)) "
+            'order by abs(deviation_usd) desc, dimension, "value"',
+            {"f": str(insight_file(lake, "cost_anomalies"))},
+        ).fetchall()
+    return [
+        f"{day} {dimension} {value}: ${cost:,.2f} vs usual ${baseline:,.2f} ({direction}"
+        + (f", driven by {driver})" if driver else ")")
+        for day, dimension, value, cost, baseline, direction, driver in rows
+    ]
+
+
+def post_alert(url: str, title: str, lines: list[str], timeout_s: float) -> str:
+    """POST the alert as Slack-compatible JSON (`{"text": ...}`); returns what happened, without the URL (a
+    webhook URL is a credential)."""
+    if not url.startswith(("https://", "http://")):
+        return "not posted: the webhook URL must be http(s)"
+    text = f"*{title}*\n" + "\n".join(f"• {line}" for line in lines)
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return f"posted (HTTP {response.status})"
+    except urllib.error.HTTPError as exc:
+        return f"not posted: HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"not posted: {type(reason).__name__}"
+
+
+def alert_result(title: str, lines: list[str], alerts: Alerts) -> dg.AssetCheckResult:
+    """A non-blocking (WARN) check result for alert lines, posted to the webhook when one is configured."""
+    metadata: dict[str, Any] = {"alerts": len(lines), "first": "\n".join(lines[:10])}
+    url = os.environ.get(alerts.webhook_url_env) if alerts.webhook_url_env else None
+    if lines and url:
+        metadata["webhook"] = post_alert(url, title, lines, alerts.timeout_s)
+        if metadata["webhook"].startswith("not posted"):
+            log.warning("alert webhook %s: %s", alerts.webhook_url_env, metadata["webhook"])
+    return dg.AssetCheckResult(
+        passed=not lines,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=f"{len(lines)} {title.lower()}" if lines else None,
+    )
+
+
+@dg.asset_check(asset="budget_status", blocking=False, description="Budgets of the latest month are on track.")
+def budgets_on_track(apportion: ApportionConfig) -> dg.AssetCheckResult:
+    settings = apportion.settings()
+    lake = Lake(settings.app.lake)
+    return alert_result("Budgets over or at risk", budget_alerts(lake), insights_config(settings).alerts)
+
+
+@dg.asset_check(asset="cost_anomalies", blocking=False, description="No cost anomaly on the last charge date.")
+def no_cost_anomalies(apportion: ApportionConfig) -> dg.AssetCheckResult:
+    settings = apportion.settings()
+    lake = Lake(settings.app.lake)
+    return alert_result("Cost anomalies", anomaly_alerts(lake), insights_config(settings).alerts)
+
+
+INSIGHT_ASSETS = [insight_marts, insights_warehouse]
+INSIGHT_CHECKS = [budgets_on_track, no_cost_anomalies]
+
+insights_job = dg.define_asset_job(
+    "insights", selection=dg.AssetSelection.groups("insights"), description="The insight marts over the history."
+)
+insights_nightly = dg.ScheduleDefinition(
+    job=insights_job, cron_schedule="0 5 * * *", execution_timezone="UTC", name="insights_nightly"
+)
+"""After the nightly run (02:00) and its lookback days: the marts read the whole history once."""

@@ -1,0 +1,35 @@
+-- attribution_coverage: how much of the cost carries each dimension; one row per day × dimension (team, feature,
+-- customer, agent, workflow). Cost without a value reads 'unallocated' in fact_cost.
+with dimensions as (
+    select dimension from (values ('team'), ('feature'), ('customer'), ('agent'), ('workflow')) d(dimension)
+),
+
+labelled as (
+    select
+        f.charge_date,
+        d.dimension,
+        case d.dimension
+            when 'team' then f.team
+            when 'feature' then f.feature
+            when 'customer' then f.customer
+            when 'agent' then f.agent
+            else f.workflow
+        end <> 'unallocated' as attributed,
+        f.amount_usd
+    from fact_cost f
+    cross join dimensions d
+    where f.charge_date between $since and $as_of
+)
+
+select
+    charge_date,
+    dimension,
+    sum(amount_usd)::decimal(38, 10) as total_usd,
+    coalesce(sum(amount_usd) filter (where attributed), 0)::decimal(38, 10) as attributed_usd,
+    coalesce(sum(amount_usd) filter (where not attributed), 0)::decimal(38, 10) as unattributed_usd,
+    cast(
+        coalesce(sum(amount_usd) filter (where attributed), 0) / nullif(sum(amount_usd), 0) as decimal(10, 6)
+    ) as coverage_share
+from labelled
+group by charge_date, dimension
+order by charge_date, dimension

@@ -1,0 +1,94 @@
+-- token_growth: how prompts and responses grow; one row per day × team × feature × agent over successful model
+-- calls. Rolling 7- and 28-day means are token-weighted (all calls of the window); growth rates are the compounded
+-- daily change of the mean from a log-linear fit over the window (0.03 = +3 % a day); a spike is a day whose mean
+-- or p95 prompt size is `spike_factor` times the median of the previous seven days'.
+with calls as (
+    select
+        event_date as charge_date,
+        coalesce(team, 'unallocated') as team,
+        coalesce(feature, 'unallocated') as feature,
+        coalesce(agent, 'unallocated') as agent,
+        input_tokens,
+        coalesce(output_tokens, 0) as output_tokens
+    from priced_usage
+    where event_date between $since and $as_of
+        and operation is distinct from 'vector_query'
+        and input_tokens is not null
+        and coalesce(status, 'ok') <> 'error'
+),
+
+daily as (
+    select
+        charge_date,
+        team,
+        feature,
+        agent,
+        count(*) as calls,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens,
+        avg(input_tokens) as mean_input_tokens,
+        quantile_cont(input_tokens, 0.95) as p95_input_tokens,
+        avg(output_tokens) as mean_output_tokens,
+        quantile_cont(output_tokens, 0.95) as p95_output_tokens
+    from calls
+    group by charge_date, team, feature, agent
+),
+
+rolling as (
+    select
+        *,
+        sum(input_tokens) over w7 / sum(calls) over w7 as mean_input_tokens_7d,
+        sum(input_tokens) over w28 / sum(calls) over w28 as mean_input_tokens_28d,
+        sum(output_tokens) over w7 / sum(calls) over w7 as mean_output_tokens_7d,
+        sum(output_tokens) over w28 / sum(calls) over w28 as mean_output_tokens_28d,
+        regr_slope(ln(nullif(mean_input_tokens, 0)), date_diff('day', $as_of, charge_date)) over w7 as input_slope_7d,
+        regr_slope(ln(nullif(mean_input_tokens, 0)), date_diff('day', $as_of, charge_date)) over w28 as input_slope_28d,
+        regr_slope(ln(nullif(mean_output_tokens, 0)), date_diff('day', $as_of, charge_date)) over w7 as output_slope_7d,
+        regr_slope(ln(nullif(mean_output_tokens, 0)), date_diff('day', $as_of, charge_date)) over w28
+            as output_slope_28d,
+        median(mean_input_tokens) over previous7 as baseline_mean_input_tokens,
+        median(p95_input_tokens) over previous7 as baseline_p95_input_tokens
+    from daily
+    window
+        w7 as (
+            partition by team, feature, agent order by charge_date
+            range between interval 6 days preceding and current row
+        ),
+        w28 as (
+            partition by team, feature, agent order by charge_date
+            range between interval 27 days preceding and current row
+        ),
+        previous7 as (
+            partition by team, feature, agent order by charge_date
+            range between interval 7 days preceding and interval 1 day preceding
+        )
+)
+
+select
+    charge_date,
+    team,
+    feature,
+    agent,
+    calls::bigint as calls,
+    input_tokens::bigint as input_tokens,
+    output_tokens::bigint as output_tokens,
+    mean_input_tokens,
+    p95_input_tokens,
+    mean_output_tokens,
+    p95_output_tokens,
+    mean_input_tokens_7d,
+    mean_input_tokens_28d,
+    mean_output_tokens_7d,
+    mean_output_tokens_28d,
+    exp(input_slope_7d) - 1 as context_growth_7d,
+    exp(input_slope_28d) - 1 as context_growth_28d,
+    exp(output_slope_7d) - 1 as response_growth_7d,
+    exp(output_slope_28d) - 1 as response_growth_28d,
+    coalesce(
+        mean_input_tokens >= $spike_factor * baseline_mean_input_tokens
+        or p95_input_tokens >= $spike_factor * baseline_p95_input_tokens,
+        false
+    ) as is_spike,
+    mean_input_tokens / nullif(baseline_mean_input_tokens, 0) as mean_input_vs_baseline
+from rolling
+order by charge_date, team, feature, agent

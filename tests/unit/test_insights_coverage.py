@@ -1,0 +1,99 @@
+"""Shadow AI (spend nobody owns, by API key, account and vendor) and attribution coverage per dimension."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from tests.insights_fixtures import fact, mart, write_lake
+
+DAY = date(2026, 11, 3)
+NEXT = DAY + timedelta(days=1)
+
+
+def line(day: date, line_id: str, amount: str, **columns) -> dict:
+    return {
+        "charge_date": day,
+        "x_LineId": line_id,
+        "BilledCost": Decimal(amount),
+        "EffectiveCost": Decimal(amount),
+        "BillingCurrency": "USD",
+        "ChargeCategory": "Usage",
+        **columns,
+    }
+
+
+def piece(day: date, line_id: str, amount: str, team: str | None, reason: str | None = None) -> dict:
+    return {
+        "charge_date": day,
+        "line_id": line_id,
+        "amount": Decimal(amount),
+        "team": team,
+        "allocation_rule": "unallocated" if team is None else "rule",
+        "unallocated_reason": reason,
+    }
+
+
+def test_unowned_spend_is_ranked_per_api_key_account_and_vendor(tmp_path):
+    no_usage = "llm_api_by_priced_usage: no usage for its join keys on this day"
+    untagged = "tagged_or_owned: no value for its required dimensions"
+    openai = {"x_Provider": "openai", "SubAccountId": "proj_prod"}
+    lines = [
+        line(DAY, "L1", "5", x_ApiKeyId="key_orphan", **openai),
+        line(DAY, "L2", "10", x_ApiKeyId="key_search", **openai),
+        line(DAY, "L3", "8", ServiceProviderName="AWS", SubAccountId="033333333333"),
+        line(NEXT, "L4", "1", x_ApiKeyId="key_orphan", **openai),
+    ]
+    pieces = [
+        piece(DAY, "L1", "5", None, no_usage),
+        piece(DAY, "L2", "10", "search"),
+        piece(DAY, "L3", "6", "platform"),
+        piece(DAY, "L3", "2", None, untagged),
+        piece(NEXT, "L4", "1", None, no_usage),
+    ]
+    lake = write_lake(tmp_path, lines=lines, pieces=pieces, facts=[fact(NEXT, "1")])
+
+    rows = {(r["kind"], r["key"]): r for r in mart(lake, "shadow_ai")}
+
+    assert set(rows) == {
+        ("api_key", "key_orphan"),
+        ("account", "proj_prod"),
+        ("account", "033333333333"),
+        ("vendor", "openai"),
+        ("vendor", "AWS"),
+    }
+    orphan = rows[("api_key", "key_orphan")]
+    assert (orphan["unowned_usd"], orphan["total_usd"], orphan["unowned_share"]) == (
+        Decimal("6"),
+        Decimal("6"),
+        Decimal("1"),
+    )
+    assert (orphan["first_seen"], orphan["last_seen"], orphan["days"], orphan["rank"]) == (DAY, NEXT, 2, 1)
+    assert (orphan["vendors"], orphan["reasons"]) == ("openai", no_usage)
+    assert [(rows[k]["unowned_usd"], rows[k]["unowned_share"], rows[k]["rank"]) for k in [
+        ("account", "proj_prod"), ("account", "033333333333"), ("vendor", "openai"), ("vendor", "AWS")
+    ]] == [
+        (Decimal("6"), Decimal("0.375"), 1),
+        (Decimal("2"), Decimal("0.25"), 2),
+        (Decimal("6"), Decimal("0.375"), 1),
+        (Decimal("2"), Decimal("0.25"), 2),
+    ]  # fmt: skip
+
+
+def test_coverage_is_the_share_of_cost_that_carries_each_dimension(tmp_path):
+    facts = [
+        fact(DAY, "10", team="search", feature="query_rewrite", customer="c1"),
+        fact(DAY, "4", team="search"),
+        fact(DAY, "6", unallocated_reason="no rule matched", allocation_rule="unallocated"),
+    ]
+    lake = write_lake(tmp_path, facts=facts)
+
+    rows = {r["dimension"]: r for r in mart(lake, "attribution_coverage")}
+
+    assert {d: (r["attributed_usd"], r["unattributed_usd"], r["coverage_share"]) for d, r in rows.items()} == {
+        "team": (Decimal("14"), Decimal("6"), Decimal("0.7")),
+        "feature": (Decimal("10"), Decimal("10"), Decimal("0.5")),
+        "customer": (Decimal("10"), Decimal("10"), Decimal("0.5")),
+        "agent": (Decimal("0"), Decimal("20"), Decimal("0")),
+        "workflow": (Decimal("0"), Decimal("20"), Decimal("0")),
+    }
