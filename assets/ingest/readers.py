@@ -61,11 +61,13 @@ def csv_records(path: Path) -> str:
     """Every data row of a CSV file (optionally gzipped), all columns as text named by the header.
 
     All-text keeps ids like `011111111111` intact; the literal `NULL` (FOCUS 1.0 sample) is a null; DuckDB
-    skips a UTF-8 BOM before the header. A file that is not well-formed CSV fails the read, naming the line.
+    skips a UTF-8 BOM before the header. A row with fewer fields than the header gets nulls for the missing ones
+    (some exporters drop trailing empty fields); a file that is otherwise not well-formed CSV fails the read, which
+    quarantines it whole, naming the line.
     """
     scan = (
         f"read_csv({sql_string(str(path))}, header = true, all_varchar = true, "
-        "delim = ',', quote = '\"', escape = '\"', nullstr = ['NULL', ''])"
+        "delim = ',', quote = '\"', escape = '\"', nullstr = ['NULL', ''], null_padding = true)"
     )
     return f"(select * exclude (ordinality), ordinality as _row from {scan} with ordinality)"
 

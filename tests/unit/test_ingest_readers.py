@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from assets.ingest.base import SourceKind
-from assets.ingest.readers import file_format, utc_text
+from assets.ingest.readers import csv_records, file_format, utc_text
 from assets.ingest.validate import cast_or_reject
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS, Column
 from assets.sql import connect
@@ -143,3 +143,11 @@ def test_timestamp_text_without_zone_is_utc_whatever_the_session_zone(text: str,
 def test_timestamp_text_that_does_not_parse_is_kept_for_the_validator() -> None:
     con = connect()
     assert con.execute(f"select {utc_text('$t')}", {"t": "yesterday-ish"}).fetchall() == [("yesterday-ish",)]
+
+
+def test_a_csv_row_missing_its_trailing_fields_reads_them_as_nulls(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5\n")
+    with connect() as con:
+        rows = con.execute(f"select _row, a, b, c from {csv_records(path)} order by _row").fetchall()
+    assert rows == [(1, "1", "2", "3"), (2, "4", "5", None)]
