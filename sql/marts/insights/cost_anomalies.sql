@@ -64,7 +64,8 @@ observed as (
         sum(b.requests) as requests,
         sum(b.retry_requests) as retry_requests,
         sum(b.tokens) as tokens,
-        sum(b.tokens * r.usd_per_token) as reference_cost
+        -- in DECIMAL: a parallel sum of doubles is not the same to the last bit from run to run
+        sum(b.tokens * cast(r.usd_per_token as decimal(38, 18)))::double as reference_cost
     from by_model b
     left join reference_prices r
         on b.model = r.model
