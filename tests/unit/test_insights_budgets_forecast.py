@@ -84,3 +84,14 @@ def test_forecast_sums_the_trend_over_each_horizon_with_an_interval(tmp_path):
     assert (support["forecast_usd"], support["lower_usd"], support["upper_usd"]) == tuple(
         Decimal(f"{v:.2f}") for v in (point, point - half, point + half)
     )
+
+
+def test_a_single_day_of_history_forecasts_its_level_flat(tmp_path):
+    lake = write_lake(tmp_path, facts=[fact(AS_OF, "40", team="search")])
+    rows = {(r["team"], r["horizon_days"]): r for r in mart(lake, "cost_forecast")}
+    search = rows[("search", 30)]
+    assert (search["history_days"], search["daily_trend_usd"], search["forecast_usd"]) == (
+        1,
+        Decimal("0.00"),
+        Decimal("1200.00"),
+    )

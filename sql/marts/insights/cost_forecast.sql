@@ -34,8 +34,10 @@ fit as (
     select
         team,
         count(*) as n,
-        coalesce(regr_slope(y, t), 0) as slope,
-        coalesce(regr_intercept(y, t), avg(y)) as intercept,
+        -- one day of history has no trend (DuckDB's regression gives NaN): a flat forecast at its level
+        case when count(*) > 1 and isfinite(regr_slope(y, t)) then regr_slope(y, t) else 0 end as slope,
+        case when count(*) > 1 and isfinite(regr_intercept(y, t)) then regr_intercept(y, t) else avg(y) end
+            as intercept,
         case
             when count(*) > 2 then sqrt(greatest(regr_syy(y, t) - coalesce(regr_sxy(y, t) ^ 2 / nullif(regr_sxx(y, t), 0), 0), 0)
                 / (count(*) - 2))
