@@ -43,6 +43,7 @@ bench: install
 
 dev: install
 	mkdir -p var
+	$(BIN)/dagster instance migrate >/dev/null
 	$(BIN)/dg dev
 
 clean:
