@@ -22,7 +22,8 @@ SEARCH_PATH = "marts,allocation,pricing,staging,raw,main"
 LOCK_TIMEOUT_S = 600
 
 
-def _lock(warehouse: Path) -> FileLock:
+def warehouse_lock(warehouse: Path) -> FileLock:
+    """The lock every writer and reader of the warehouse file holds: DuckDB allows one writer per file."""
     return FileLock(f"{warehouse}.lock", timeout=LOCK_TIMEOUT_S)
 
 
@@ -30,7 +31,7 @@ def refresh_warehouse(lake: Lake, warehouse: Path) -> list[str]:
     """(Re)create the views of every table that has data; returns their qualified names."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     created = []
-    with _lock(warehouse), connect(warehouse) as con:
+    with warehouse_lock(warehouse), connect(warehouse) as con:
         for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")
         for table, layer in LAYER.items():
@@ -56,7 +57,7 @@ def open_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection in which unqualified names (`fact_cost`) resolve across the schemas."""
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}: run `apportion run` first")
-    with _lock(warehouse), connect(warehouse, read_only=True) as con:
+    with warehouse_lock(warehouse), connect(warehouse, read_only=True) as con:
         con.execute(f"set search_path = '{SEARCH_PATH}'")
         yield con
 

@@ -33,7 +33,7 @@ from assets.marts import ALLOCATED_LINES
 from assets.pricing import PriceOverrides, load_price_overrides, price_usage
 from assets.schemas import PRICED_USAGE, STAGED_COST_LINES, Column
 from assets.sql import connect, load_sql, run_model
-from assets.warehouse import _lock
+from assets.warehouse import warehouse_lock
 from pipelines.config import Settings, resolve
 from pipelines.resources import ApportionConfig
 
@@ -348,7 +348,7 @@ def publish_insight_views(lake: Lake, warehouse: Path) -> list[str]:
     """(Re)create `marts.<table>` in the warehouse for every insight mart written; returns their names."""
     present = [t for t in INSIGHT_TABLES if insight_file(lake, t).exists()]
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(warehouse), connect(warehouse) as con:
+    with warehouse_lock(warehouse), connect(warehouse) as con:
         con.execute("create schema if not exists marts")
         for table in present:
             path = sql_string(str(insight_file(lake, table)))
