@@ -61,12 +61,12 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
         "source_names": [s.name for s in settings.app.sources],
         "source_kinds": [s.kind for s in settings.app.sources],
     }
+    list_cost_rules = [r.name for r in settings.allocation.rules if r.method == "usage" and r.driver == "list_cost"]
+    true_up_file = lake.partition_file("true_up", day)
+    true_up_rows = write_parquet(con, load_sql("marts/true_up"), true_up_file, {"list_cost_rules": list_cost_rules})
+    con.execute("create or replace temp table true_up_day as select * from read_parquet($f)", {"f": str(true_up_file)})
     reconciliation_rows = write_parquet(
         con, load_sql("marts/reconciliation"), lake.partition_file("reconciliation", day), params
-    )
-    list_cost_rules = [r.name for r in settings.allocation.rules if r.method == "usage" and r.driver == "list_cost"]
-    true_up_rows = write_parquet(
-        con, load_sql("marts/true_up"), lake.partition_file("true_up", day), {"list_cost_rules": list_cost_rules}
     )
     con.close()
     return {"fact_cost": fact_rows, "reconciliation": reconciliation_rows, "true_up": true_up_rows}

@@ -1,5 +1,7 @@
 -- reconciliation: per day and configured source, the source's cost against what the fact table holds for it;
--- a source with no file that day, or with a file that could not be read, makes the day incomplete for it
+-- a source with no file that day, or with a file that could not be read, makes the day incomplete for it. For bills
+-- split by list-priced calls, what the calls cost at list price, the residual (billed - list: discounts, drift,
+-- calls never logged) and billed spend with no telemetry at all (from true_up)
 with sources as (
     select unnest($source_names) as source, unnest($source_kinds) as kind
 ),
@@ -27,6 +29,16 @@ files as (
     select source, count(*) as files from manifest_day group by source
 ),
 
+true_ups as (
+    select
+        source,
+        sum(list_priced_usd) as list_priced,
+        sum(case when status = 'scaled to bill' then residual_usd else 0 end) as residual,
+        sum(case when status = 'no telemetry' then billed_usd else 0 end) as no_telemetry
+    from true_up_day
+    group by source
+),
+
 unreadable as (
     select source, count(*) as files_unreadable from ingest_log_day where unreadable_reason is not null group by source
 )
@@ -43,6 +55,9 @@ select
     coalesce(a.allocated, 0)::decimal(38, 10) as allocated,
     coalesce(a.unallocated, 0)::decimal(38, 10) as unallocated,
     (coalesce(t.total, 0) - coalesce(a.allocated, 0) - coalesce(a.unallocated, 0))::decimal(38, 10) as difference,
+    coalesce(x.list_priced, 0)::decimal(38, 10) as list_priced_usd,
+    coalesce(x.residual, 0)::decimal(38, 10) as residual_usd,
+    coalesce(x.no_telemetry, 0)::decimal(38, 10) as no_telemetry_usd,
     coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 as complete
 from sources s
 left join source_totals t on s.source = t.source
@@ -50,4 +65,5 @@ left join fact_totals a on s.source = a.source
 left join quarantined q on s.source = q.source
 left join files f on s.source = f.source
 left join unreadable u on s.source = u.source
+left join true_ups x on s.source = x.source
 order by s.source

@@ -173,3 +173,20 @@ def test_true_up_compares_each_vendor_bill_with_its_list_priced_calls(pipeline_r
         0
     ][0]
     assert billed == total
+
+
+def test_reconciliation_shows_the_residual_and_the_spend_with_no_telemetry(pipeline_run: Run):
+    per_source = warehouse_rows(
+        pipeline_run,
+        "select r.source, r.list_priced_usd, r.residual_usd, r.no_telemetry_usd, "
+        "(select sum(list_priced_usd) from true_up t where t.source = r.source and t.charge_date = r.charge_date), "
+        "(select sum(residual_usd) from true_up t where t.source = r.source and t.charge_date = r.charge_date "
+        "and t.status = 'scaled to bill'), "
+        "(select sum(billed_usd) from true_up t where t.source = r.source and t.charge_date = r.charge_date "
+        "and t.status = 'no telemetry') "
+        "from reconciliation r where r.source = 'openai_costs'",
+    )
+    assert per_source
+    for _source, list_priced, residual, no_telemetry, true_list, true_residual, true_none in per_source:
+        assert (list_priced, residual, no_telemetry) == (true_list, true_residual, true_none)
+        assert residual < 0 < no_telemetry  # a negotiated discount; the key nobody owns or logs
