@@ -18,7 +18,7 @@ import duckdb
 from assets.allocation.rules import Params, cost_category_sql
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import Fetched, SourceKind
-from assets.ingest.validate import cast_or_reject
+from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, land_file, replace_partition, write_parquet
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
 from assets.sql import connect, load_sql, run_model, run_sql
@@ -143,23 +143,23 @@ def register_fx_rates(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
 
 
 def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Path], options: dict) -> None:
-    """Parse each file once into a temp table and create the view `src_raw` over all of them, and the table
-    `unreadable(source_file, reason)` of files that could not be parsed at all (a truncated gzip, a CSV whose rows
-    do not split, bytes that are not UTF-8). Those are quarantined whole; the other files go on."""
+    """Parse and cast each file once, in order, into the temp table `src_typed`
+    (`assets.ingest.validate.cast_table`), and fill the table `unreadable(source_file, reason)` with the files that
+    could not be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not UTF-8). Those
+    are quarantined whole; the other files go on. Rows stay in file order, so what is staged from them needs no
+    sort to be written the same way twice."""
     con.execute("create or replace temp table unreadable (source_file varchar, reason varchar)")
-    parts = []
-    for i, path in enumerate(files):
+    schema = SCHEMA[kind.target]
+    text = ", ".join(f'null::varchar as "{c.name}"' for c in schema)
+    con.execute(f"create or replace temp view src_none as select null::varchar as _file, 0 as _row, {text} limit 0")
+    cast_table(con, "src_none", schema, "src_typed", checks=kind.checks)
+    for path in files:
         try:
-            kind.read(con, [path], f"src_records_{i}", options)
-            con.execute(f"create or replace temp table src_file_{i} as select * from src_records_{i}")
-            parts.append(f"select * from src_file_{i}")
+            kind.read(con, [path], "src_records", options)
+            cast_table(con, "src_records", schema, "src_typed", checks=kind.checks, append=True)
         except duckdb.Error as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})
-    if not parts:
-        typed = ", ".join(f'null::varchar as "{c.name}"' for c in SCHEMA[kind.target])
-        parts = [f"select null::varchar as _file, null::bigint as _row, {typed} where false"]
-    con.execute("create or replace temp view src_raw as " + " union all by name ".join(parts))
 
 
 def _stage_source(
@@ -169,7 +169,7 @@ def _stage_source(
     kind = SOURCE_KINDS[source.kind]
     read_files(con, kind, files, source.options)
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
-    cast_or_reject(con, "src_raw", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, checks=kind.checks)
+    staged_and_rejected(con, "src_typed", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr)
     params = {"charge_date": day, "event_date": day, "metric_date": day, "source": source.name}
     queries: dict[str, str] = {}
     if kind.target == "cost_lines":
@@ -195,7 +195,7 @@ def _stage_source(
         run_model(con, "staging/day_rejected_cost_lines")
         queries["cost_lines"] = "select * from cost_lines_day_src"
     elif kind.target == "usage_events":
-        run_model(con, "staging/usage_events_candidates", params)
+        run_model(con, "staging/usage_events_duplicates", params)
         run_model(con, "staging/day_rejected_usage")
         queries["usage_events"] = load_sql("staging/usage_events")
     else:
@@ -223,6 +223,8 @@ def stage_day(settings: Settings, day: date) -> StageResult:
         if not files:
             continue
         con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir())
+        # files are read in manifest order and their rows kept in that order (see `read_files`)
+        con.execute("set preserve_insertion_order = true")
         queries = _stage_source(con, settings, source, files, day)
         params = {
             "charge_date": day,

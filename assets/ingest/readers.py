@@ -13,6 +13,7 @@ ordered scan: rows are numbered in file order, and a file is read by one thread 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,37 @@ def relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str,
     return {row[0]: row[1] for row in con.execute(f"describe select * from {relation}").fetchall()}
 
 
+_EXACT_INTO: dict[str, frozenset[str]] = {
+    "BIGINT": frozenset({"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "USMALLINT", "UTINYINT"}),
+    "INTEGER": frozenset({"INTEGER", "SMALLINT", "TINYINT", "USMALLINT", "UTINYINT"}),
+    "UBIGINT": frozenset({"UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"}),
+    "DOUBLE": frozenset({"DOUBLE", "FLOAT"}),
+    "TIMESTAMPTZ": frozenset({"TIMESTAMP WITH TIME ZONE"}),
+}
+"""Parquet column types that convert to a staging type without loss (and without going through text)."""
+
+_NAIVE_TIMESTAMPS = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"})
+
+
+@dataclass(frozen=True)
+class Typed:
+    """An expression already of its column's staging type: `project` passes it through instead of writing it as
+    text for the validator to parse back (the fast path for Parquet files whose types match the schema)."""
+
+    sql: str
+
+
+def typed_column(name: str, type_: str, target: str) -> Typed | None:
+    """A Parquet column of DuckDB type `type_` as the staging type `target`, when that conversion is exact (an
+    INTEGER into BIGINT, a zone-less timestamp read as UTC); None when the value has to go through text."""
+    column = quote_name(name)
+    if target == "TIMESTAMPTZ" and type_ in _NAIVE_TIMESTAMPS:
+        return Typed(f"timezone('UTC', {column}::timestamp)")
+    if type_ in _EXACT_INTO.get(target, ()):
+        return Typed(f"{column}::{target}")
+    return None
+
+
 def column_text(name: str, type_: str) -> str:
     """SQL for a typed column as text: nested values (a Parquet MAP of tags) as JSON, scalars as text."""
     column = quote_name(name)
@@ -148,14 +180,19 @@ def json_records(lines: str, pointers: list[str]) -> str:
 
 
 def project(
-    path: Path, relation: str, schema: list[Column], exprs: Mapping[str, str | None], *, error: str = "null"
+    path: Path,
+    relation: str,
+    schema: list[Column],
+    exprs: Mapping[str, str | Typed | None],
+    *,
+    error: str = "null",
 ) -> str:
     """SELECT of one file's rows as the text columns of `schema`, from SQL expressions over `relation`.
 
     `exprs` maps a schema column to its expression, or to None (or nothing) when the file lacks it. A file
     lacking a required column still yields its rows, with `_error` "required column missing from file" and
     the column in `_error_column`; otherwise `_error` is the SQL `error` (a reason per row, or null).
-    Timestamp columns go through `utc_text`.
+    Timestamp columns go through `utc_text`; a `Typed` expression is kept in its type.
     """
     missing = [c.name for c in schema if c.required and exprs.get(c.name) is None]
     error_column = "null"
@@ -164,6 +201,9 @@ def project(
     texts = []
     for column in schema:
         expr = exprs.get(column.name)
+        if isinstance(expr, Typed):
+            texts.append(f"{expr.sql} as {quote_name(column.name)}")
+            continue
         if expr is None:
             expr = "null"
         elif column.type == "TIMESTAMPTZ":
@@ -195,7 +235,11 @@ def canonical_select(
         return project(path, relation, schema, exprs, error="_error")
     relation = csv_records(path) if fmt == "csv" else parquet_records(path)
     present = relation_columns(con, relation)
-    exprs = {c: column_text(key, present[key]) if key in present else None for c, key in names.items()}
+    types = {c.name: c.type for c in schema}
+    exprs: dict[str, str | Typed | None] = {
+        c: (typed_column(key, present[key], types[c]) or column_text(key, present[key])) if key in present else None
+        for c, key in names.items()
+    }
     return project(path, relation, schema, exprs)
 
 

@@ -6,5 +6,4 @@ select
     'request_id' as column_name,
     'duplicate request_id, first seen in ' || first_file || ' row ' || first_row::varchar as reason,
     request_id as raw_value
-from usage_events_candidates
-where seen > 1
+from usage_events_duplicates

@@ -1,7 +1,7 @@
 -- ingest_log: per source file read for $charge_date: rows in = rows valid + rows quarantined (over all its days),
 -- and the valid rows that could not be staged on this day (rows_rejected_on_day, also in quarantine)
 with read_rows as (
-    select _file, count(*) as rows_read from src_raw group by _file
+    select _file, count(*) as rows_read from src_typed group by _file
 ),
 
 staged as (
