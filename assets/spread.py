@@ -11,9 +11,10 @@ from datetime import date, timedelta
 
 import duckdb
 
+from assets.allocation.rules import Params, match_sql
 from assets.lake import Lake, register_files_view
 from assets.schemas import STAGED_USAGE_EVENTS, STAGED_USAGE_METRICS
-from assets.sql import connect, run_model
+from assets.sql import connect, run_model, run_sql
 from pipelines.config import METRIC_KEYS, USAGE_KEYS, Settings, Source
 
 USAGE_VIEWS = {
@@ -75,8 +76,11 @@ def spread_lines(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sou
     keys = dict.fromkeys((*USAGE_KEYS, *METRIC_KEYS))
     match = {f"m_{k}": spread.match.get(k) for k in keys}
     run_model(con, "staging/spread_driver", {"driver": driver, "metric": metric, **match})
-    run_model(
+    lines = Params()
+    by_usage = match_sql(spread.lines, lines) if table else "false"
+    run_sql(
         con,
-        "staging/line_spread",
-        {"charge_date": day, "spread_method": spread.method, "spread_driver": driver, "staged_days": staged},
+        f"create or replace temp table usage_spread_lines as select _file, _row from src_staged l where {by_usage}",
+        lines.values,
     )
+    run_model(con, "staging/line_spread", {"charge_date": day, "spread_driver": driver, "staged_days": staged})

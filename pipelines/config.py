@@ -320,11 +320,16 @@ class Spread(_Strict):
     """How a cost line whose charge period spans several days is spread over them: `even` (equal shares), or
     `usage`: in proportion to a usage driver of each day of the period (`driver`: requests, tokens, input_tokens,
     output_tokens of the staged usage events, or `metric:<name>` of the staged usage metrics), counting only the
-    usage rows whose columns have the values in `match` (`{provider: pinecone}`, `{team: [a, b]}`)."""
+    usage rows whose columns have the values in `match` (`{provider: pinecone}`, `{team: [a, b]}`). `lines`
+    (conditions as in a rule's `match`, on the line as the source gives it) picks the lines spread by usage; the
+    source's other lines are spread evenly."""
 
     method: Literal["even", "usage"] = "even"
     driver: str | None = None
     match: dict[str, list[str]] = Field(default_factory=dict)
+    lines: Match
+
+    _lines = field_validator("lines", mode="before")(classmethod(lambda cls, v: _conditions(v)))
 
     @field_validator("match", mode="before")
     @classmethod
@@ -336,8 +341,8 @@ class Spread(_Strict):
     @model_validator(mode="after")
     def _driver(self) -> Spread:
         if self.method == "even":
-            if self.driver is not None or self.match:
-                raise ValueError("an even spread takes no driver or match: use method usage")
+            if self.driver is not None or self.match or self.lines:
+                raise ValueError("an even spread takes no driver, match or lines: use method usage")
             return self
         if self.driver == "list_cost":
             raise ValueError(

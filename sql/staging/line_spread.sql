@@ -3,25 +3,27 @@
 -- total (in units of 1e-10, rounded toward zero), so the days of a period telescope to the amount exactly, never
 -- flip its sign, and each day is computed alone.
 -- even: day i of n has before = i - 1, through = i, total = n.
--- usage: before and through are the period's usage driver up to the day before and up to the day (C_{d-1}, C_d),
+-- usage (the lines in usage_spread_lines): before and through are the period's usage driver up to the day before and up to the day (C_{d-1}, C_d),
 -- total the whole period's (C_n). Every day of the period must be staged ($staged_days); otherwise the line
 -- carries a reason naming the missing days and is quarantined for the day, never spread by a partial driver.
 -- A complete period without any usage is spread evenly and says so (x_SpreadMethod 'even:no_usage').
 create or replace temp table line_spread as
 with lines as (
     select
-        _file,
-        _row,
-        ChargePeriodStart::date as first_day,
-        (ChargePeriodEnd - interval 1 microsecond)::date as last_day
-    from src_staged
-    where $charge_date::date between ChargePeriodStart::date and (ChargePeriodEnd - interval 1 microsecond)::date
+        l._file,
+        l._row,
+        l.ChargePeriodStart::date as first_day,
+        (l.ChargePeriodEnd - interval 1 microsecond)::date as last_day,
+        u._row is not null as by_usage
+    from src_staged l
+    left join usage_spread_lines u on l._file = u._file and l._row = u._row
+    where $charge_date::date between l.ChargePeriodStart::date and (l.ChargePeriodEnd - interval 1 microsecond)::date
 ),
 
 period_days as (
     select _file, _row, unnest(generate_series(first_day, last_day, interval 1 day))::date as usage_date
     from lines
-    where $spread_method = 'usage'
+    where by_usage
 ),
 
 -- missing days, as runs of consecutive days (a day minus its rank is constant along a run)
@@ -90,7 +92,7 @@ select
     l._file,
     l._row,
     case
-        when $spread_method = 'even' then 'even'
+        when not l.by_usage then 'even'
         when c.w_total > 0 then 'usage:' || $spread_driver
         else 'even:no_usage'
     end as spread_method,

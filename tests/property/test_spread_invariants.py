@@ -43,6 +43,7 @@ def day_shares(amount: Decimal, driver: list[int]) -> list[tuple[Decimal, str]]:
         f"create temp table src_staged as select 'f.csv' as _file, 1::bigint as _row, {columns}",
         {"first": FIRST, "end": last + timedelta(days=1), "amount": amount},
     )
+    con.execute("create temp table usage_spread_lines as select _file, _row from src_staged")
     con.execute("create temp table fx_rates (rate_date date, currency varchar, rate decimal(38, 10))")
     con.execute(
         "create temp table spread_driver as select $first::date + i::integer as usage_date, units::hugeint as units "
@@ -52,7 +53,7 @@ def day_shares(amount: Decimal, driver: list[int]) -> list[tuple[Decimal, str]]:
     days = [FIRST + timedelta(days=i) for i in range(len(driver))]
     out = []
     for day in days:
-        spread = {"charge_date": day, "spread_method": "usage", "spread_driver": "requests", "staged_days": days}
+        spread = {"charge_date": day, "spread_driver": "requests", "staged_days": days}
         run_model(con, "staging/line_spread", spread)
         run_model(
             con,

@@ -136,8 +136,9 @@ SPREAD_SOURCES = """sources:
         ("{method: usage}", "a usage spread needs a driver"),
         ("{method: usage, driver: requests, match: {region: eu}}", "match key 'region' is not a column of the driver"),
         ("{method: usage, driver: 'metric:gb', match: {model: x}}", "match key 'model' is not a column of the driver"),
-        ("{method: even, driver: requests}", "an even spread takes no driver or match"),
+        ("{method: even, driver: requests}", "an even spread takes no driver, match or lines"),
         ("{method: weekly}", "Input should be 'even' or 'usage'"),
+        ("{method: usage, driver: tokens, lines: {Vendor: x}}", "unknown attribute 'Vendor': use tag:<key> or one of"),
     ],
 )
 def test_a_bad_spread_names_the_file_and_line(tmp_path, spread, message):

@@ -24,9 +24,11 @@ PINECONE_REQUESTS = {DAYS[0]: [None], DAYS[1]: [], DAYS[2]: [None, None], DAYS[3
 """Per day, the pinecone calls (their request_count; None counts as one request): 1, 0, 2, 3 requests."""
 
 
-def write_sources(root: Path, spread: str = "{method: usage, driver: requests, match: {provider: pinecone}}") -> Path:
+def write_sources(
+    root: Path, spread: str = "{method: usage, driver: requests, match: {provider: pinecone}}", invoices: str = INVOICES
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "invoices.csv").write_text(INVOICES)
+    (root / "invoices.csv").write_text(invoices)
     for day, counts in PINECONE_REQUESTS.items():
         calls = [{"event_time": f"{day}T12:00:00Z", "provider": "pinecone", "request_count": n} for n in counts]
         calls += [{"event_time": f"{day}T13:00:00Z", "provider": "openai", "model": "gpt-4o"}] * 5
@@ -157,4 +159,25 @@ def test_an_even_source_records_its_method(tmp_path: Path) -> None:
     assert shares(settings, DAYS[0]) == [
         ("Read units", Decimal("25.0000000000"), Decimal("25.0000000000"), "even"),
         ("Service credit", Decimal("-2.5000000000"), Decimal("-2.5000000000"), "even"),
+    ]
+
+
+def test_only_the_lines_spread_picks_are_spread_by_usage_the_others_evenly(tmp_path: Path) -> None:
+    spread = "{method: usage, driver: requests, match: {provider: pinecone}, lines: {x_Provider: pinecone}}"
+    invoices = INVOICES + "LabelForce,LF-1,2026-11-01,2026-11-04,Review plan,40.00,USD,\n"
+    settings = load_settings(write_sources(tmp_path, spread, invoices))
+    for day in DAYS:
+        land_day(settings, day)
+    stage_days(settings, DAYS)
+    assert [[(s[0], s[1], s[3]) for s in shares(settings, day)] for day in (DAYS[0], DAYS[1])] == [
+        [
+            ("Read units", Decimal("16.6666666666"), "usage:requests"),
+            ("Service credit", Decimal("-1.6666666666"), "usage:requests"),
+            ("Review plan", Decimal("10.0000000000"), "even"),
+        ],
+        [
+            ("Read units", Decimal("0E-10"), "usage:requests"),
+            ("Service credit", Decimal("0E-10"), "usage:requests"),
+            ("Review plan", Decimal("10.0000000000"), "even"),
+        ],
     ]
