@@ -1,4 +1,4 @@
-"""Sources → raw → staging for one day.
+"""Sources → raw → staging, day by day.
 
 `land_day` keeps a byte-for-byte copy of every file a source offers for the day and writes the day's manifest.
 `stage_days` reads those raw files with the source's kind, casts them (rejects go to quarantine with file, row,

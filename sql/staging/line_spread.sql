@@ -1,12 +1,13 @@
 -- line_spread: for each typed line of one cost source that charges on $charge_date, the part of the line that falls
--- on the day as two cumulative weights and a total: the day gets amount * through // total - amount * before //
--- total (in units of 1e-10, rounded toward zero), so the days of a period telescope to the amount exactly, never
--- flip its sign, and each day is computed alone.
--- even: day i of n has before = i - 1, through = i, total = n.
--- usage (the lines in usage_spread_lines): before and through are the period's usage driver up to the day before and up to the day (C_{d-1}, C_d),
--- total the whole period's (C_n). Every day of the period must be staged ($staged_days); otherwise the line
--- carries a reason naming the missing days and is quarantined for the day, never spread by a partial driver.
--- A complete period without any usage is spread evenly and says so (x_SpreadMethod 'even:no_usage').
+-- on the day as two cumulative weights and a total: the day gets amount * w_through // w_total - amount * w_before
+-- // w_total (in units of 1e-10, rounded toward zero), so the days of a period telescope to the amount exactly,
+-- never flip its sign, and each day is computed alone.
+-- even: day i of n has w_before = i - 1, w_through = i, w_total = n.
+-- usage (the lines in usage_spread_lines): w_before and w_through are the period's usage driver (spread_driver) up
+-- to the day before and up to the day (C_{d-1}, C_d), w_total the whole period's (C_n). Every day of the period must
+-- be staged ($staged_days); otherwise the line carries a reason naming the missing days and is quarantined for the
+-- day, never spread by a partial driver. A complete period without any usage is spread evenly and says so
+-- (x_SpreadMethod 'even:no_usage').
 create or replace temp table line_spread as
 with lines as (
     select
