@@ -177,6 +177,14 @@ def register_day_view(
     """Create `view` over the day's partition files of `table` (all sources); typed and empty when there are none.
     `columns` (name, type) describe the empty case. Returns the number of files."""
     files = sorted(str(p) for p in lake.partition_dir(table, day).glob("*.parquet"))
+    register_files_view(con, files, view, columns)
+    return len(files)
+
+
+def register_files_view(
+    con: duckdb.DuckDBPyConnection, files: list[str], view: str, columns: list[tuple[str, str]]
+) -> None:
+    """Create `view` over Parquet `files` (by column name); typed and empty, as `columns` say, when there are none."""
     if files:
         listed = ", ".join(f"'{_literal(Path(f))}'" for f in files)
         con.execute(
@@ -185,4 +193,3 @@ def register_day_view(
     else:
         typed = ", ".join(f'null::{t} as "{n}"' for n, t in columns)
         con.execute(f"create or replace temp view {view} as select {typed} where false")
-    return len(files)

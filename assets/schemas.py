@@ -146,7 +146,7 @@ def typed_columns(schema: list[Column], *extra: tuple[str, str]) -> list[tuple[s
 
 
 LINEAGE_COLUMNS = (("x_Source", "VARCHAR"), ("x_SourceFile", "VARCHAR"), ("x_SourceRow", "BIGINT"))
-STAGED_COST_LINES = typed_columns(COST_LINES, *LINEAGE_COLUMNS, ("x_LineId", "VARCHAR"))
+STAGED_COST_LINES = typed_columns(COST_LINES, *LINEAGE_COLUMNS, ("x_LineId", "VARCHAR"), ("x_SpreadMethod", "VARCHAR"))
 STAGED_USAGE_EVENTS = typed_columns(USAGE_EVENTS, *LINEAGE_COLUMNS)
 STAGED_USAGE_METRICS = typed_columns(USAGE_METRICS, *LINEAGE_COLUMNS)
 STAGED_QUARANTINE = typed_columns(QUARANTINE)

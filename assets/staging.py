@@ -1,7 +1,7 @@
-"""Sources → raw → staging for one day.
+"""Sources → raw → staging, day by day.
 
 `land_day` keeps a byte-for-byte copy of every file a source offers for the day and writes the day's manifest.
-`stage_day` reads those raw files with the source's kind, casts them (rejects go to quarantine with file, row,
+`stage_days` reads those raw files with the source's kind, casts them (rejects go to quarantine with file, row,
 column and reason) and writes the day's `cost_lines`, `usage_events`, `usage_metrics`, `quarantine` and
 `ingest_log` partitions, one Parquet file per source.
 """
@@ -21,6 +21,7 @@ from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, land_file, replace_partition, write_parquet
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
+from assets.spread import spread_lines
 from assets.sql import connect, load_sql, run_model, run_sql
 from pipelines.config import Settings, Source
 from pipelines.partitions import daily
@@ -174,6 +175,7 @@ def _stage_source(
     queries: dict[str, str] = {}
     if kind.target == "cost_lines":
         register_fx_rates(con, settings)
+        spread_lines(con, settings, source, day)
         run_model(
             con,
             "staging/cost_lines",
@@ -212,14 +214,22 @@ def _stage_source(
 
 def stage_day(settings: Settings, day: date) -> StageResult:
     """Write the staging partitions of `day` for every configured source."""
+    return stage_days(settings, [day])
+
+
+def stage_days(settings: Settings, days: list[date]) -> StageResult:
+    """Write the staging partitions of `days` for every configured source. Sources spread by a usage driver go
+    last, after every other source of every day, so their driver holds the usage of all the days staged here."""
     lake = Lake(settings.app.lake)
     rows = dict.fromkeys(STAGING_TABLES, 0)
-    written: dict[str, set[str]] = {t: set() for t in STAGING_TABLES}
+    written: dict[tuple[str, date], set[str]] = {(t, d): set() for t in STAGING_TABLES for d in days}
     files_by_source: dict[str, int] = {}
     unbalanced: list[str] = []
-    for source in settings.app.sources:
+    first = [s for s in settings.app.sources if s.spread.method != "usage"]
+    last = [s for s in settings.app.sources if s.spread.method == "usage"]
+    for source, day in [(s, d) for group in (first, last) for d in days for s in group]:
         files = manifest_files(lake, source.name, day)
-        files_by_source[source.name] = len(files)
+        files_by_source[source.name] = files_by_source.get(source.name, 0) + len(files)
         if not files:
             continue
         con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir())
@@ -238,7 +248,7 @@ def stage_day(settings: Settings, day: date) -> StageResult:
         for table, query in queries.items():
             target = lake.partition_file(table, day, source.name)
             rows[table] += write_parquet(con, query, target, params)
-            written[table].add(target.name)
+            written[(table, day)].add(target.name)
         unbalanced += [
             r[0]
             for r in con.execute(
@@ -247,8 +257,8 @@ def stage_day(settings: Settings, day: date) -> StageResult:
             ).fetchall()
         ]
         con.close()
-    for table in STAGING_TABLES:
-        replace_partition(lake.partition_dir(table, day), written[table])
+    for table, day in written:
+        replace_partition(lake.partition_dir(table, day), written[(table, day)])
     return StageResult(rows=rows, files_by_source=files_by_source, unbalanced_files=unbalanced)
 
 
@@ -305,14 +315,8 @@ def raw_files(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> 
 )
 def staging_tables(context: dg.AssetExecutionContext, apportion: ApportionConfig):
     settings = apportion.settings()
-    totals = dict.fromkeys(STAGING_TABLES, 0)
-    unbalanced: list[str] = []
-    for day in partition_days(context):
-        result = stage_day(settings, day)
-        unbalanced += result.unbalanced_files
-        for table, rows in result.rows.items():
-            totals[table] += rows
-    if unbalanced:
-        raise RuntimeError(f"rows in != rows staged + rows quarantined for: {', '.join(unbalanced)}")
+    result = stage_days(settings, partition_days(context))
+    if result.unbalanced_files:
+        raise RuntimeError(f"rows in != rows staged + rows quarantined for: {', '.join(result.unbalanced_files)}")
     for table in ("cost_lines", "usage_events", "usage_metrics", "quarantine"):
-        yield dg.MaterializeResult(asset_key=table, metadata={"rows": totals[table]})
+        yield dg.MaterializeResult(asset_key=table, metadata={"rows": result.rows[table]})

@@ -50,6 +50,9 @@ MATCH_ATTRIBUTES = (
 USAGE_KEYS = ("provider", "model", "operation", "api_key_id", "service_tier", *DIMENSIONS)
 """Usage columns a `usage` rule may join cost lines on."""
 
+METRIC_KEYS = ("provider", "resource_id", *DIMENSIONS)
+"""Usage-metric columns a spread may filter its `metric:<name>` driver by."""
+
 COST_CATEGORIES = (
     "inference",
     "gpu",
@@ -310,14 +313,74 @@ def _check_cost_rule_graph(rules: list[Rule]) -> None:
 SourceKindName = str
 
 
+SPREAD_DRIVERS = ("requests", "tokens", "input_tokens", "output_tokens")
+
+
+class Spread(_Strict):
+    """How a cost line whose charge period spans several days is spread over them: `even` (equal shares), or
+    `usage`: in proportion to a usage driver of each day of the period (`driver`: requests, tokens, input_tokens,
+    output_tokens of the staged usage events, or `metric:<name>` of the staged usage metrics), counting only the
+    usage rows whose columns have the values in `match` (`{provider: pinecone}`, `{team: [a, b]}`). `lines`
+    (conditions as in a rule's `match`, on the line as the source gives it) picks the lines spread by usage; the
+    source's other lines are spread evenly."""
+
+    method: Literal["even", "usage"] = "even"
+    driver: str | None = None
+    match: dict[str, list[str]] = Field(default_factory=dict)
+    lines: Match
+
+    _lines = field_validator("lines", mode="before")(classmethod(lambda cls, v: _conditions(v)))
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str | int | float) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _driver(self) -> Spread:
+        if self.method == "even":
+            if self.driver is not None or self.match or self.lines:
+                raise ValueError("an even spread takes no driver, match or lines: use method usage")
+            return self
+        if self.driver == "list_cost":
+            raise ValueError(
+                "driver list_cost is not available to a spread: calls are priced after staging; "
+                f"use one of {', '.join(SPREAD_DRIVERS)} or metric:<name>"
+            )
+        if self.driver is None or not (self.driver in SPREAD_DRIVERS or self._metric_driver()):
+            raise ValueError(
+                f"a usage spread needs a driver: one of {', '.join(SPREAD_DRIVERS)} or metric:<name> "
+                f"(got {self.driver!r})"
+            )
+        keys = METRIC_KEYS if self.driver.startswith("metric:") else USAGE_KEYS
+        for key in self.match:
+            if key not in keys:
+                raise ValueError(f"match key {key!r} is not a column of the driver's usage: one of {', '.join(keys)}")
+        return self
+
+    def _metric_driver(self) -> bool:
+        return self.driver is not None and self.driver.startswith("metric:") and bool(NAME.match(self.driver[7:]))
+
+    @property
+    def usage_table(self) -> str | None:
+        """The staging table the driver is read from (None for an even spread)."""
+        if self.method == "even":
+            return None
+        return "usage_metrics" if self._metric_driver() else "usage_events"
+
+
 class Source(_Strict):
     """One input: a name, a kind (the format) and a local file, glob or folder. `{date}` in the path selects the
-    files of one day (`usage/{date}/*.jsonl`), so a nightly run reads only that day's files."""
+    files of one day (`usage/{date}/*.jsonl`), so a nightly run reads only that day's files. `spread` (cost
+    sources) says how a line spanning several days is spread over them."""
 
     name: str
     kind: SourceKindName
     path: str
     options: dict[str, Any] = Field(default_factory=dict)
+    spread: Spread = Field(default_factory=Spread)
 
     @field_validator("name")
     @classmethod
@@ -334,6 +397,19 @@ class Source(_Strict):
         if value not in SOURCE_KINDS:
             raise ValueError(f"unknown source kind {value!r}: one of {', '.join(sorted(SOURCE_KINDS))}")
         return value
+
+    @property
+    def target(self) -> str:
+        """The staging table the source's kind writes."""
+        from assets.ingest import SOURCE_KINDS
+
+        return SOURCE_KINDS[self.kind].target
+
+    @model_validator(mode="after")
+    def _spread_on_cost_lines(self) -> Source:
+        if self.spread.method != "even" and self.target != "cost_lines":
+            raise ValueError(f"spread: only cost sources are spread over days (kind {self.kind} stages {self.target})")
+        return self
 
 
 class AppConfig(_Strict):
@@ -362,6 +438,14 @@ class AppConfig(_Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"source names must be unique: {', '.join(duplicates)}")
+        targets = {s.target for s in sources}
+        for source in sources:
+            needed = source.spread.usage_table
+            if needed and needed not in targets:
+                raise ValueError(
+                    f"source {source.name}: spread driver {source.spread.driver} is read from {needed}, "
+                    f"but no configured source stages {needed}"
+                )
         return sources
 
 

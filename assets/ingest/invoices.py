@@ -22,9 +22,10 @@ required), and optionally `description`, `sku`, `quantity`, `unit`, `tags`, `cat
 Periods: invoices state the last day a line covers ("1–31 March"), so `period_end` is **inclusive** by default and
 becomes the exclusive `ChargePeriodEnd` at midnight UTC after that day (`2026-03-31` or `2026-03-31 23:59:59` →
 `2026-04-01T00:00:00Z`). Option `period_end: exclusive` takes it as the instant the period ends instead. Dates
-without a time are midnight UTC. Staging spreads a line whose period spans several days evenly and exactly over those
-days (`sql/staging/cost_lines.sql`). A line that does not end after it starts, has no invoice id or vendor, an
-unknown category or charge category, or tags that are neither form is rejected naming its column.
+without a time are midnight UTC. Staging spreads a line whose period spans several days exactly over those days:
+evenly, or by a usage driver when the source says so (`spread`, see `sql/staging/line_spread.sql`). A line that
+does not end after it starts, has no invoice id or vendor, an unknown category or charge category, or tags that
+are neither form is rejected naming its column.
 """
 
 from __future__ import annotations

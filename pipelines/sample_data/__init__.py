@@ -27,9 +27,10 @@
   bill the logged calls of every format, ~2 % more that never reached the telemetry and ~1 % on `key_orphan`,
   a key nobody owns.
 
-and per month `M` (`YYYY-MM`) of the span `invoices/M.csv`: invoice lines of vendors without a billing export,
-each over the whole month: Pinecone read units (the generated days' mean vector queries, for every day of the
-month), a human-review vendor's flat plan and a GPU cloud renting two more GPUs to the self-hosted model.
+and per month `M` (`YYYY-MM`) of the span `invoices/M.csv`: invoice lines of vendors without a billing export:
+Pinecone read units as weekly usage statements over the generated days of the month (10 read units a vector
+query), and over the whole month a human-review vendor's flat plan and a GPU cloud renting two more GPUs to the
+self-hosted model.
 
 The world (teams, keys, features, 150 skewed customers, four agents running classify, embed, vector query,
 plan, 0-3 tool calls, generate, validate; models of OpenAI, Anthropic, Bedrock and a self-hosted Llama) is
@@ -117,7 +118,7 @@ def generate(
     calls: dict[str, dict[str, int]] = {}
     billed = {"cloud_bill": Decimal(0), "invoices": Decimal(0), **{p: Decimal(0) for p in VENDORS}}
     spend = {p: VendorSpend() for p in VENDORS}
-    vector_queries: dict[dt.date, list[int]] = {}
+    vector_queries: dict[dt.date, dict[dt.date, int]] = {}
     pages = {"openai": (openai_cost_pages, "openai_api"), "anthropic": (anthropic_cost_pages, "anthropic_api")}
 
     with duckdb.connect() as con:
@@ -131,7 +132,7 @@ def generate(
             cloud = cloud_rows(day, offset, activity, rng)
             files.append(_write_csv(cloud, out_dir / "focus" / day.isoformat() / "cloud_bill.csv"))
             billed["cloud_bill"] += _billed(cloud)
-            vector_queries.setdefault(day.replace(day=1), []).append(activity.vector_queries)
+            vector_queries.setdefault(day.replace(day=1), {})[day] = activity.vector_queries
             for provider in VENDORS:
                 rows, day_spend = vendor_rows(provider, day, activity.totals, rng)
                 write_pages, folder = pages[provider]

@@ -386,28 +386,34 @@ def _resource_rows(aws: RowFactory, rng: np.random.Generator) -> Iterator[dict[s
         )
 
 
-def invoice_lines(month: dt.date, vector_queries: list[int]) -> list[dict[str, str]]:
-    """The month's invoices of vendors without a billing export, each line over the whole month (`period_end`
-    inclusive): Pinecone read units (the generated days' mean queries a day, for every day of the month), a
-    human-review vendor and a GPU cloud renting two more GPUs to the self-hosted model."""
+def invoice_lines(month: dt.date, vector_queries: dict[dt.date, int]) -> list[dict[str, str]]:
+    """The month's invoices of vendors without a billing export (`period_end` inclusive): Pinecone read units as
+    weekly usage statements over the generated days of the month (a week from the month's first generated day,
+    cut at the last; apportion spreads them over their days by the day's Pinecone requests), and over the whole
+    month a human-review vendor's flat plan and a GPU cloud renting two more GPUs to the self-hosted model."""
     next_month = (month + dt.timedelta(days=32)).replace(day=1)
     days = (next_month - month).days
-    period = {"period_start": month.isoformat(), "period_end": (next_month - dt.timedelta(days=1)).isoformat()}
-    read_units = sum(vector_queries) * u.PINECONE_READ_UNITS_PER_QUERY * days // len(vector_queries)
+    month_period = (month, next_month - dt.timedelta(days=1))
     gpu_hours = u.GPU_CLOUD_GPUS * 24 * days
-    lines = [
-        ("Pinecone", "Serverless read units", read_units * Decimal(u.PINECONE_READ_UNIT_PRICE), read_units,
-         "Read Units", "vector_db", "pinecone"),
-        (u.REVIEW_VENDOR, "Human review of AI replies, monthly plan", Decimal(u.REVIEW_MONTHLY), 1, "Month",
-         "human_review", ""),
-        (u.GPU_CLOUD_VENDOR, f"{u.GPU_CLOUD_GPUS}x H100 on demand, llama-3.1-70b overflow",
+    generated = sorted(vector_queries)
+    lines = []
+    for week in (generated[i : i + 7] for i in range(0, len(generated), 7)):
+        read_units = sum(vector_queries[d] for d in week) * u.PINECONE_READ_UNITS_PER_QUERY
+        price = read_units * Decimal(u.PINECONE_READ_UNIT_PRICE)
+        lines.append(("Pinecone", (week[0], week[-1]), "Serverless read units", price, read_units, "Read Units",
+                      "vector_db", "pinecone"))  # fmt: skip
+    lines += [
+        (u.REVIEW_VENDOR, month_period, "Human review of AI replies, monthly plan", Decimal(u.REVIEW_MONTHLY), 1,
+         "Month", "human_review", ""),
+        (u.GPU_CLOUD_VENDOR, month_period, f"{u.GPU_CLOUD_GPUS}x H100 on demand, llama-3.1-70b overflow",
          gpu_hours * Decimal(u.GPU_CLOUD_HOUR), gpu_hours, "GPU-Hours", "gpu", "self-hosted"),
     ]  # fmt: skip
     return [
         {
             "vendor": vendor,
-            "invoice_id": f"INV-{vendor.split()[0].upper()}-{month:%Y%m}",
-            **period,
+            "invoice_id": f"INV-{vendor.split()[0].upper()}-{first:%Y%m%d}",
+            "period_start": first.isoformat(),
+            "period_end": last.isoformat(),
             "description": description,
             "amount": format(amount.quantize(Decimal("0.01")), "f"),
             "currency": "USD",
@@ -416,5 +422,5 @@ def invoice_lines(month: dt.date, vector_queries: list[int]) -> list[dict[str, s
             "category": category,
             "provider": provider,
         }
-        for vendor, description, amount, quantity, unit, category, provider in lines
+        for vendor, (first, last), description, amount, quantity, unit, category, provider in lines
     ]

@@ -1,15 +1,19 @@
 -- cost_lines_candidates: the typed rows of one source that charge on $charge_date, with their share of that day
--- (a line whose charge period spans n days puts amount and quantity × 1/n on each, exactly: the shares telescope
--- to the whole),
--- converted to the reporting currency at the day's dated FX rate; a line with no rate carries its reject reason
+-- (a line whose charge period spans several days puts on each day the part `line_spread` gives it: evenly, or by a
+-- usage driver; the shares of its days telescope to the whole exactly),
+-- converted to the reporting currency at the day's dated FX rate; a line with no rate, or whose usage driver is not
+-- staged for its whole period, carries its reject reason
 create or replace temp table cost_lines_candidates as
 with in_day as (
     select
-        *,
-        date_diff('day', ChargePeriodStart::date, (ChargePeriodEnd - interval 1 microsecond)::date) + 1 as n_days,
-        date_diff('day', ChargePeriodStart::date, $charge_date::date) as day_index
-    from src_staged
-    where $charge_date::date between ChargePeriodStart::date and (ChargePeriodEnd - interval 1 microsecond)::date
+        l.*,
+        s.w_before,
+        s.w_through,
+        s.w_total,
+        s.spread_method as x_SpreadMethod,
+        s.spread_reason
+    from src_staged l
+    join line_spread s on l._file = s._file and l._row = s._row
 ),
 
 units as (
@@ -28,23 +32,31 @@ day_share as (
     select
         * exclude (
             BilledCost, EffectiveCost, ListCost, ContractedCost, PricingQuantity, ConsumedQuantity, billed_units,
-            effective_units, list_units, contracted_units, pricing_quantity_units, consumed_quantity_units, n_days,
-            day_index
+            effective_units, list_units, contracted_units, pricing_quantity_units, consumed_quantity_units,
+            w_before, w_through, w_total
         ),
-        cast((billed_units * (day_index + 1)) // n_days - (billed_units * day_index) // n_days as decimal(38, 0))
-        * 0.0000000001 as BilledCost,
-        cast((effective_units * (day_index + 1)) // n_days - (effective_units * day_index) // n_days as decimal(38, 0))
-        * 0.0000000001 as EffectiveCost,
-        cast((list_units * (day_index + 1)) // n_days - (list_units * day_index) // n_days as decimal(38, 0))
-        * 0.0000000001 as ListCost,
-        cast((contracted_units * (day_index + 1)) // n_days - (contracted_units * day_index) // n_days as decimal(38, 0))
-        * 0.0000000001 as ContractedCost,
         cast(
-            (pricing_quantity_units * (day_index + 1)) // n_days - (pricing_quantity_units * day_index) // n_days
+            (billed_units * w_through) // w_total - (billed_units * w_before) // w_total
+            as decimal(38, 0)
+        ) * 0.0000000001 as BilledCost,
+        cast(
+            (effective_units * w_through) // w_total - (effective_units * w_before) // w_total
+            as decimal(38, 0)
+        ) * 0.0000000001 as EffectiveCost,
+        cast(
+            (list_units * w_through) // w_total - (list_units * w_before) // w_total
+            as decimal(38, 0)
+        ) * 0.0000000001 as ListCost,
+        cast(
+            (contracted_units * w_through) // w_total - (contracted_units * w_before) // w_total
+            as decimal(38, 0)
+        ) * 0.0000000001 as ContractedCost,
+        cast(
+            (pricing_quantity_units * w_through) // w_total - (pricing_quantity_units * w_before) // w_total
             as decimal(38, 0)
         ) * 0.0000000001 as PricingQuantity,
         cast(
-            (consumed_quantity_units * (day_index + 1)) // n_days - (consumed_quantity_units * day_index) // n_days
+            (consumed_quantity_units * w_through) // w_total - (consumed_quantity_units * w_before) // w_total
             as decimal(38, 0)
         ) * 0.0000000001 as ConsumedQuantity
     from units
@@ -67,7 +79,10 @@ converted as (
 )
 
 select
-    * exclude (BilledCost, EffectiveCost, ListCost, ContractedCost, BillingCurrency, x_OriginalCurrency, x_FxRate, fx_rate),
+    * exclude (
+        BilledCost, EffectiveCost, ListCost, ContractedCost, BillingCurrency, x_OriginalCurrency, x_FxRate, fx_rate,
+        x_SpreadMethod, spread_reason
+    ),
     cast(BilledCost * fx_rate as decimal(38, 10)) as BilledCost,
     cast(EffectiveCost * fx_rate as decimal(38, 10)) as EffectiveCost,
     cast(ListCost * fx_rate as decimal(38, 10)) as ListCost,
@@ -77,7 +92,9 @@ select
     cast(fx_rate as decimal(38, 10)) as x_FxRate,
     $source as x_Source,
     md5($source || '|' || parse_filename(_file) || '|' || _row::varchar) as x_LineId,
+    x_SpreadMethod,
     case
+        when spread_reason is not null then spread_reason
         when fx_rate is null then 'no FX rate for ' || upper(BillingCurrency) || ' to ' || $reporting_currency
             || ' dated at most ' || $max_fx_age_days::varchar || ' days before ' || $charge_date::varchar
     end as reject_reason

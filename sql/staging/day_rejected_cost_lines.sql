@@ -1,10 +1,12 @@
--- day_rejected: typed cost lines that cannot be staged on the day they charge (no FX rate for that day)
+-- day_rejected: typed cost lines that cannot be staged on the day they charge: the usage driver of their period is
+-- not staged for every day yet, or there is no FX rate for that day
 create or replace temp view day_rejected as
 select
-    parse_filename(_file) as source_file,
-    _row as source_row,
-    'BillingCurrency' as column_name,
-    reject_reason as reason,
-    x_OriginalCurrency as raw_value
-from cost_lines_candidates
-where reject_reason is not null
+    parse_filename(c._file) as source_file,
+    c._row as source_row,
+    case when s.spread_reason is not null then 'x_SpreadMethod' else 'BillingCurrency' end as column_name,
+    c.reject_reason as reason,
+    case when s.spread_reason is not null then s.spread_method else c.x_OriginalCurrency end as raw_value
+from cost_lines_candidates c
+join line_spread s on c._file = s._file and c._row = s._row
+where c.reject_reason is not null

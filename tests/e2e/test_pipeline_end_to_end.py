@@ -8,7 +8,7 @@ import gzip
 import hashlib
 import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,9 +37,10 @@ def _results(pages: list[Path]) -> list[dict]:
     return [r for p in pages for b in json.loads(p.read_text(), parse_float=Decimal)["data"] for r in b["results"]]
 
 
-def invoice_share(sample: Path, day: date) -> Decimal:
-    """The day's part of every invoice line covering it: 1/n of the line in units of 1e-10, the shares of the
-    line's days telescoping to its amount."""
+def invoice_share(sample: Path, day: date, pinecone_requests: dict[date, int]) -> Decimal:
+    """The day's part of every invoice line covering it, in units of 1e-10, the shares of the line's days
+    telescoping to its amount: Pinecone's by the day's Pinecone requests (the demo config's usage spread),
+    the others 1/n of the line."""
     total = Decimal(0)
     for path in sorted((sample / "invoices").glob("*.csv")):
         with path.open(newline="") as handle:
@@ -47,11 +48,26 @@ def invoice_share(sample: Path, day: date) -> Decimal:
                 start, end = date.fromisoformat(row["period_start"]), date.fromisoformat(row["period_end"])
                 if start <= day <= end:
                     units, n, i = int(Decimal(row["amount"]) / UNIT), (end - start).days + 1, (day - start).days
-                    total += ((units * (i + 1)) // n - (units * i) // n) * UNIT
+                    weights = [1] * n
+                    if row["provider"] == "pinecone":
+                        weights = [pinecone_requests.get(start + timedelta(days=d), 0) for d in range(n)]
+                    before, through, whole = sum(weights[:i]), sum(weights[: i + 1]), sum(weights)
+                    total += ((units * through) // whole - (units * before) // whole) * UNIT
     return total
 
 
-def source_total(sample: Path, source: str, day: date) -> Decimal:
+def pinecone_requests(run: Run) -> dict[date, int]:
+    """Pinecone requests per day, as staged from every usage source."""
+    return dict(
+        warehouse_rows(
+            run,
+            "select event_time::date, sum(coalesce(request_count, 1))::bigint from usage_events "
+            "where provider = 'pinecone' group by 1",
+        )
+    )
+
+
+def source_total(sample: Path, source: str, day: date, requests: dict[date, int]) -> Decimal:
     """What a cost source's own files bill for `day`, computed from the files alone."""
     d = day.isoformat()
     if source == "cloud_bill":
@@ -64,7 +80,7 @@ def source_total(sample: Path, source: str, day: date) -> Decimal:
     if source == "anthropic_costs":
         pages = sorted((sample / "anthropic_api" / d).glob("*.json"))
         return sum((Decimal(r["amount"]) for r in _results(pages)), Decimal(0)) / 100
-    return invoice_share(sample, day)
+    return invoice_share(sample, day, requests)
 
 
 def usage_records(sample: Path, source: str, day: date) -> int:
@@ -89,7 +105,7 @@ def test_fact_cost_sums_to_each_source_file_to_the_cent_every_day(pipeline_run: 
         fact[(day, source)] = amount
     for day in pipeline_run.days:
         for source in COST_SOURCES:
-            expected = source_total(pipeline_run.sample, source, day)
+            expected = source_total(pipeline_run.sample, source, day, pinecone_requests(pipeline_run))
             assert expected != 0
             assert fact[(day, source)] == expected, (day, source)
 
@@ -190,3 +206,17 @@ def test_reconciliation_shows_the_residual_and_the_spend_with_no_telemetry(pipel
     for _source, list_priced, residual, no_telemetry, true_list, true_residual, true_none in per_source:
         assert (list_priced, residual, no_telemetry) == (true_list, true_residual, true_none)
         assert residual < 0 < no_telemetry  # a negotiated discount; the key nobody owns or logs
+
+
+def test_pinecone_statements_follow_the_days_pinecone_requests(pipeline_run: Run):
+    rows = warehouse_rows(
+        pipeline_run,
+        "select InvoiceIssuerName, x_SpreadMethod, count(distinct charge_date) from cost_lines "
+        "where x_Source = 'vendor_invoices' group by all order by 1",
+    )
+    days = len(pipeline_run.days)
+    assert rows == [
+        ("LabelForce", "even", days),
+        ("Nimbus GPU Cloud", "even", days),
+        ("Pinecone", "usage:requests", days),
+    ]

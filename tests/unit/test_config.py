@@ -117,3 +117,55 @@ def test_fx_rates_file_errors_name_the_line_and_column(tmp_path):
     (tmp_path / "fx.csv").write_text("date,currency,rate\n01/11/2026,EUR,1.08\n")
     with pytest.raises(ConfigError, match=r"fx\.csv:2: date: expected YYYY-MM-DD"):
         load_settings(path)
+
+
+SPREAD_SOURCES = """sources:
+  - name: invoices
+    kind: invoice_lines
+    path: invoices.csv
+    spread: {spread}
+  - {{name: app, kind: usage_jsonl, path: usage.jsonl}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spread", "message"),
+    [
+        ("{method: usage, driver: list_cost}", "driver list_cost is not available to a spread: calls are priced after"),
+        ("{method: usage, driver: queries}", "a usage spread needs a driver: one of requests, tokens, input_tokens"),
+        ("{method: usage}", "a usage spread needs a driver"),
+        ("{method: usage, driver: requests, match: {region: eu}}", "match key 'region' is not a column of the driver"),
+        ("{method: usage, driver: 'metric:gb', match: {model: x}}", "match key 'model' is not a column of the driver"),
+        ("{method: even, driver: requests}", "an even spread takes no driver, match or lines"),
+        ("{method: weekly}", "Input should be 'even' or 'usage'"),
+        ("{method: usage, driver: tokens, lines: {Vendor: x}}", "unknown attribute 'Vendor': use tag:<key> or one of"),
+    ],
+)
+def test_a_bad_spread_names_the_file_and_line(tmp_path, spread, message):
+    path = write(tmp_path, "allocation: allocation.yaml\n" + SPREAD_SOURCES.format(spread=spread))
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert f"{path}:6: sources.0.spread" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_a_spread_needs_a_cost_source_and_a_source_of_its_driver(tmp_path):
+    usage_spread = (
+        "sources:\n  - name: app\n    kind: usage_jsonl\n    path: u.jsonl\n"
+        "    spread: {method: usage, driver: tokens}\n"
+    )
+    with pytest.raises(ConfigError, match=r":3: sources\.0: .*only cost sources are spread over days"):
+        load_settings(write(tmp_path, "allocation: allocation.yaml\n" + usage_spread))
+    no_metrics = SPREAD_SOURCES.format(spread="{method: usage, driver: 'metric:read_units'}")
+    with pytest.raises(
+        ConfigError, match="spread driver metric:read_units is read from usage_metrics, but no configured"
+    ):
+        load_settings(write(tmp_path, "allocation: allocation.yaml\n" + no_metrics))
+
+
+def test_a_usage_spread_binds_its_match_values_as_lists(tmp_path):
+    spread = "{method: usage, driver: requests, match: {provider: pinecone, team: [search, support]}}"
+    settings = load_settings(write(tmp_path, "allocation: allocation.yaml\n" + SPREAD_SOURCES.format(spread=spread)))
+    (invoices, app) = settings.app.sources
+    assert invoices.spread.match == {"provider": ["pinecone"], "team": ["search", "support"]}
+    assert (invoices.spread.usage_table, app.spread.method, app.spread.usage_table) == ("usage_events", "even", None)

@@ -20,6 +20,7 @@ from genai_prices import Usage, calc_price
 import pipelines.sample_data as sample_data
 from assets.schemas import USAGE_EVENTS, column_names
 from pipelines.sample_data import generate
+from pipelines.sample_data.bills import invoice_lines
 from pipelines.sample_data.calls import ChunkSpec, generate_chunk
 
 START = dt.date(2026, 11, 2)
@@ -690,7 +691,7 @@ def test_vendor_report_exceeds_logged_spend_by_unlogged_and_orphan(
 
 
 def test_invoices(week: tuple[Path, dict]) -> None:
-    """Pinecone, the human-review vendor and the GPU cloud bill monthly: one line each over all of November."""
+    """Pinecone bills the week's read units; the human-review vendor and the GPU cloud bill all of November."""
     out, summary = week
     rows = _csv(out / "invoices" / f"{START:%Y-%m}.csv")
     assert list(rows[0]) == [
@@ -699,10 +700,14 @@ def test_invoices(week: tuple[Path, dict]) -> None:
     ]  # fmt: skip
     lines = {r["vendor"]: r for r in rows}
     assert set(lines) == {"Pinecone", "LabelForce", "Nimbus GPU Cloud"} and len(rows) == 3
-    assert {(r["period_start"], r["period_end"], r["currency"]) for r in rows} == {("2026-11-01", "2026-11-30", "USD")}
+    assert [(r["period_start"], r["period_end"], r["currency"]) for r in rows] == [
+        (DATES[0], DATES[-1], "USD"),
+        ("2026-11-01", "2026-11-30", "USD"),
+        ("2026-11-01", "2026-11-30", "USD"),
+    ]
     assert all(re.fullmatch(r"\d+\.\d\d", r["amount"]) for r in rows)
     queries = sum(_calls(out, d).filter(pl.col("operation") == "vector_query").height for d in DATES)
-    read_units = queries * 10 * 30 // DAYS  # the generated days' mean, for every day of the month
+    read_units = queries * 10  # the week's vector queries
     pinecone = lines["Pinecone"]
     assert (pinecone["provider"], pinecone["category"], pinecone["unit"]) == ("pinecone", "vector_db", "Read Units")
     assert int(pinecone["quantity"]) == read_units
@@ -711,6 +716,13 @@ def test_invoices(week: tuple[Path, dict]) -> None:
     gpu = lines["Nimbus GPU Cloud"]
     assert (gpu["quantity"], gpu["amount"], gpu["provider"]) == ("1440", "3585.60", "self-hosted")
     assert summary["billed"]["invoices"] == sum(Decimal(r["amount"]) for r in rows)
+
+
+def test_pinecone_bills_week_by_week_within_the_month() -> None:
+    days = [dt.date(2026, 11, 20) + dt.timedelta(days=i) for i in range(11)]
+    lines = invoice_lines(dt.date(2026, 11, 1), {d: 100 for d in days})
+    periods = [(r["period_start"], r["period_end"], r["quantity"]) for r in lines if r["vendor"] == "Pinecone"]
+    assert periods == [("2026-11-20", "2026-11-26", "7000"), ("2026-11-27", "2026-11-30", "4000")]
 
 
 def test_a_large_day_is_written_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
