@@ -123,7 +123,7 @@ def run(
         if problems:
             err.print(f"[red]{label}: failed[/red]\n" + "\n".join(problems), highlight=False)
             raise typer.Exit(1)
-        console.print(f"{label}: done in {time.perf_counter() - began:.1f}s")
+        console.print(f"{label}: done in {time.perf_counter() - began:.1f}s ({_step_times(instance, result.run_id)})")
     _run_insights(instance, resource)
     console.print(f"warehouse: {settings.app.warehouse}")
 
@@ -150,7 +150,15 @@ def _run_insights(instance, resource) -> None:
         if not evaluation.passed:
             first = evaluation.metadata.get("first")
             err.print(f"[yellow]{evaluation.check_name}[/yellow] {first.value if first else ''}", highlight=False)
-    console.print(f"insights: done in {time.perf_counter() - began:.1f}s")
+    console.print(f"insights: done in {time.perf_counter() - began:.1f}s ({_step_times(instance, result.run_id)})")
+
+
+def _step_times(instance, run_id: str) -> str:
+    """Seconds per step of a run, in the order they ran: where a day's time went."""
+    stats = sorted(
+        (s for s in instance.get_run_step_stats(run_id) if s.start_time and s.end_time), key=lambda s: s.start_time
+    )
+    return ", ".join(f"{s.step_key} {s.end_time - s.start_time:.1f}s" for s in stats)
 
 
 def _failures(result) -> list[str]:
