@@ -312,11 +312,16 @@ SourceKindName = str
 
 class Source(_Strict):
     """One input: a name, a kind (the format) and a local file, glob or folder. `{date}` in the path selects the
-    files of one day (`usage/{date}/*.jsonl`), so a nightly run reads only that day's files."""
+    files of one day (`usage/{date}/*.jsonl`), so a nightly run reads only that day's files.
+
+    `role` of a usage source: `driver` (its calls split cost lines) or `coverage` (a vendor's own usage report,
+    counting every call it served: never a driver nor a call in fact_cost or the insights; where it exceeds the
+    logged calls of a `usage` rule's keys, the excess is a 'calls never logged' piece of the line)."""
 
     name: str
     kind: SourceKindName
     path: str
+    role: Literal["driver", "coverage"] = "driver"
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
@@ -334,6 +339,14 @@ class Source(_Strict):
         if value not in SOURCE_KINDS:
             raise ValueError(f"unknown source kind {value!r}: one of {', '.join(sorted(SOURCE_KINDS))}")
         return value
+
+    @model_validator(mode="after")
+    def _coverage_reads_usage(self) -> Source:
+        from assets.ingest import SOURCE_KINDS
+
+        if self.role == "coverage" and SOURCE_KINDS[self.kind].target != "usage_events":
+            raise ValueError(f"role coverage needs a usage source (kind {self.kind} reads cost lines or metrics)")
+        return self
 
 
 class AppConfig(_Strict):
@@ -363,6 +376,11 @@ class AppConfig(_Strict):
         if duplicates:
             raise ValueError(f"source names must be unique: {', '.join(duplicates)}")
         return sources
+
+    @property
+    def coverage_sources(self) -> list[str]:
+        """Names of the sources with role `coverage`."""
+        return [s.name for s in self.sources if s.role == "coverage"]
 
 
 class Settings(BaseModel):

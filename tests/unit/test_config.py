@@ -117,3 +117,22 @@ def test_fx_rates_file_errors_name_the_line_and_column(tmp_path):
     (tmp_path / "fx.csv").write_text("date,currency,rate\n01/11/2026,EUR,1.08\n")
     with pytest.raises(ConfigError, match=r"fx\.csv:2: date: expected YYYY-MM-DD"):
         load_settings(path)
+
+
+def test_source_role_defaults_to_driver_and_coverage_sources_are_listed(tmp_path):
+    sources = (
+        "sources:\n  - {name: logs, kind: usage_jsonl, path: a.jsonl}\n"
+        "  - {name: vendor_usage, kind: openai_usage, path: api, role: coverage}\n"
+    )
+    settings = load_settings(write(tmp_path, "allocation: allocation.yaml\n" + sources))
+    assert [s.role for s in settings.app.sources] == ["driver", "coverage"]
+    assert settings.app.coverage_sources == ["vendor_usage"]
+
+
+def test_coverage_role_on_a_cost_source_or_an_unknown_role_names_the_line(tmp_path):
+    path = write(tmp_path, "allocation: allocation.yaml\nsources:\n  - {name: b, kind: focus, path: b, role: coverage}\n")
+    with pytest.raises(ConfigError, match=r":3: sources\.0: role coverage needs a usage source \(kind focus"):
+        load_settings(path)
+    path = write(tmp_path, "allocation: allocation.yaml\nsources:\n  - {name: u, kind: usage_jsonl, path: u, role: x}\n")
+    with pytest.raises(ConfigError, match=r":3: sources\.0\.role: Input should be 'driver' or 'coverage'"):
+        load_settings(path)
