@@ -130,9 +130,10 @@ def test_source_role_defaults_to_driver_and_coverage_sources_are_listed(tmp_path
 
 
 def test_coverage_role_on_a_cost_source_or_an_unknown_role_names_the_line(tmp_path):
-    path = write(tmp_path, "allocation: allocation.yaml\nsources:\n  - {name: b, kind: focus, path: b, role: coverage}\n")
+    head = "allocation: allocation.yaml\nsources:\n"
+    path = write(tmp_path, head + "  - {name: b, kind: focus, path: b, role: coverage}\n")
     with pytest.raises(ConfigError, match=r":3: sources\.0: role coverage needs a usage source \(kind focus"):
         load_settings(path)
-    path = write(tmp_path, "allocation: allocation.yaml\nsources:\n  - {name: u, kind: usage_jsonl, path: u, role: x}\n")
+    path = write(tmp_path, head + "  - {name: u, kind: usage_jsonl, path: u, role: x}\n")
     with pytest.raises(ConfigError, match=r":3: sources\.0\.role: Input should be 'driver' or 'coverage'"):
         load_settings(path)
