@@ -184,8 +184,9 @@ def _unlogged(rule: Rule, params: Params, weight: str, list_group: str) -> str:
         "model": "l.x_Model",
         "is_retry": "false",
         "weight": "cast(u.covered - u.logged as hugeint)",
-        "unallocated_reason": "'calls never logged (vendor usage report: ' || u.covered_requests::varchar "
-        "|| ' requests, ' || u.logged_requests::varchar || ' logged)'",
+        "unallocated_reason": "'calls never logged (vendor usage report: ' || case when u.covered_requests > 0 "
+        "then u.covered_requests::varchar || ' requests, ' else 'no request count, ' end "
+        "|| u.logged_requests::varchar || ' logged)'",
         "list_price": "0::hugeint" if rule.driver == "list_cost" else "null",
         "list_group": list_group,
     }
