@@ -167,7 +167,8 @@ def _usage(rule: Rule, params: Params) -> str:
 def _unlogged(rule: Rule, params: Params, weight: str, list_group: str) -> str:
     """The 'calls never logged' piece of each line a usage rule matched: what the coverage sources (vendor usage
     reports) count for the line's keys beyond the logged calls, greatest(V - L, 0) of the rule's own driver, with
-    no dimensions. It has no list price: the calls behind it were never priced one by one."""
+    no dimensions and `is_retry` unknown (null, which also keeps its place in every piece order apart from a logged
+    piece without dimensions). It has no list price: the calls behind it were never priced one by one."""
     assert rule.join is not None
     keys = " and ".join(f"{attribute_sql(a, params, 'l2')} = d.{_quote(k)}" for a, k in rule.join.items())
     coverage = (
@@ -182,7 +183,7 @@ def _unlogged(rule: Rule, params: Params, weight: str, list_group: str) -> str:
     columns = {
         "provider": "l.x_Provider",
         "model": "l.x_Model",
-        "is_retry": "false",
+        "is_retry": "null::boolean",
         "weight": "cast(u.covered - u.logged as hugeint)",
         "unallocated_reason": "'calls never logged (vendor usage report: ' || case when u.covered_requests > 0 "
         "then u.covered_requests::varchar || ' requests, ' else 'no request count, ' end "

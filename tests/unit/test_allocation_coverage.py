@@ -140,3 +140,12 @@ def test_a_line_with_no_calls_is_no_telemetry_with_list_price_zero_and_other_rul
         ("L1", "unallocated", Decimal("0")),
         ("X", "unallocated", None),
     }
+
+
+def test_the_never_logged_piece_has_no_retry_flag_and_sorts_apart_from_logged_calls_without_dimensions():
+    """Equal weights, an odd unit: the tie goes to the logged piece, whatever the order of the inputs."""
+    rows = allocate([bill("L1", "0.0000000003")], [bucket("2", 2), call(None, "1")])
+    assert [(r["team"], r["is_retry"], r["unallocated_reason"] is not None, r["amount"]) for r in rows] == [
+        (None, False, False, Decimal("0.0000000002")),
+        (None, None, True, Decimal("0.0000000001")),
+    ]
