@@ -32,6 +32,7 @@ ALLOCATED_LINES = [
     ("line_id", "VARCHAR"),
     ("line_amount", "DECIMAL(38,10)"),
     ("total_weight", "VARCHAR"),
+    ("list_price", "DECIMAL(38,10)"),
 ]
 
 
@@ -45,7 +46,8 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
     register_day_view(con, lake, "quarantine", day, "quarantine_day", STAGED_QUARANTINE)
     register_day_view(con, lake, "ingest_log", day, "ingest_log_day", INGEST_LOG)
     fact_file = lake.partition_file("fact_cost", day)
-    fact_rows = write_parquet(con, load_sql("marts/fact_cost"), fact_file, {"charge_date": day})
+    fact_params = {"charge_date": day, "coverage_sources": settings.app.coverage_sources}
+    fact_rows = write_parquet(con, load_sql("marts/fact_cost"), fact_file, fact_params)
     con.execute("create or replace temp table fact_day as select * from read_parquet($f)", {"f": str(fact_file)})
     manifests = [str(lake.manifest_file(s.name, day)) for s in settings.app.sources]
     existing = [m for m in manifests if Path(m).exists()]
@@ -61,9 +63,8 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
         "source_names": [s.name for s in settings.app.sources],
         "source_kinds": [s.kind for s in settings.app.sources],
     }
-    list_cost_rules = [r.name for r in settings.allocation.rules if r.method == "usage" and r.driver == "list_cost"]
     true_up_file = lake.partition_file("true_up", day)
-    true_up_rows = write_parquet(con, load_sql("marts/true_up"), true_up_file, {"list_cost_rules": list_cost_rules})
+    true_up_rows = write_parquet(con, load_sql("marts/true_up"), true_up_file)
     con.execute("create or replace temp table true_up_day as select * from read_parquet($f)", {"f": str(true_up_file)})
     reconciliation_rows = write_parquet(
         con, load_sql("marts/reconciliation"), lake.partition_file("reconciliation", day), params

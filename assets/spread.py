@@ -3,8 +3,9 @@
 The weights come from `sql/staging/line_spread.sql` (exact telescoping shares); this module gives that model what
 it needs from the lake: the driver's daily usage over the periods of the day's lines, and which of those days are
 staged. A day counts as staged when every configured source of the driver's table has landed the day and, if it
-had files, staged them (`<table>/<date>/<source>.parquet`). Usage sources are staged before cost sources spread by
-usage (`assets.staging.stage_days`), so a one-run backfill of a period sees the usage of every day of it.
+had files, staged them (`<table>/<date>/<source>.parquet`); `coverage` sources (a vendor's count of the calls it
+served) are neither usage nor waited for. Usage sources are staged before cost sources spread by usage
+(`assets.staging.stage_days`), so a one-run backfill of a period sees the usage of every day of it.
 """
 
 from datetime import date, timedelta
@@ -26,7 +27,7 @@ USAGE_VIEWS = {
 def staged_days(settings: Settings, table: str, days: list[date]) -> list[date]:
     """The days among `days` whose `table` partitions hold every configured source that had files that day."""
     lake = Lake(settings.app.lake)
-    sources = [s.name for s in settings.app.sources if s.target == table]
+    sources = [s.name for s in settings.app.sources if s.target == table and s.role == "driver"]
     manifests = {(s, d): lake.manifest_file(s, d) for s in sources for d in days}
     landed = [str(p) for p in manifests.values() if p.exists()]
     with connect() as con:
@@ -67,9 +68,15 @@ def spread_lines(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sou
     days = _period_days(con, day) if table else []
     staged = staged_days(settings, table, days) if table else []
     lake = Lake(settings.app.lake)
+    coverage = {f"{name}.parquet" for name in settings.app.coverage_sources}  # a vendor's count, not usage
     for usage_table, (view, columns) in USAGE_VIEWS.items():
         usage_days = staged if usage_table == table else []
-        files = sorted(str(p) for d in usage_days for p in lake.partition_dir(usage_table, d).glob("*.parquet"))
+        files = sorted(
+            str(p)
+            for d in usage_days
+            for p in lake.partition_dir(usage_table, d).glob("*.parquet")
+            if p.name not in coverage
+        )
         register_files_view(con, files, view, columns)
     driver = spread.driver or ""
     metric = driver.removeprefix("metric:") if driver.startswith("metric:") else None

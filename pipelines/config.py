@@ -374,11 +374,16 @@ class Spread(_Strict):
 class Source(_Strict):
     """One input: a name, a kind (the format) and a local file, glob or folder. `{date}` in the path selects the
     files of one day (`usage/{date}/*.jsonl`), so a nightly run reads only that day's files. `spread` (cost
-    sources) says how a line spanning several days is spread over them."""
+    sources) says how a line spanning several days is spread over them.
+
+    `role` of a usage source: `driver` (its calls split cost lines) or `coverage` (a vendor's own usage report,
+    counting every call it served: never a driver nor a call in fact_cost or the insights; where it exceeds the
+    logged calls of a `usage` rule's keys, the excess is a 'calls never logged' piece of the line)."""
 
     name: str
     kind: SourceKindName
     path: str
+    role: Literal["driver", "coverage"] = "driver"
     options: dict[str, Any] = Field(default_factory=dict)
     spread: Spread = Field(default_factory=Spread)
 
@@ -406,9 +411,11 @@ class Source(_Strict):
         return SOURCE_KINDS[self.kind].target
 
     @model_validator(mode="after")
-    def _spread_on_cost_lines(self) -> Source:
+    def _fits_its_target(self) -> Source:
         if self.spread.method != "even" and self.target != "cost_lines":
             raise ValueError(f"spread: only cost sources are spread over days (kind {self.kind} stages {self.target})")
+        if self.role == "coverage" and self.target != "usage_events":
+            raise ValueError(f"role coverage needs a usage source (kind {self.kind} reads cost lines or metrics)")
         return self
 
 
@@ -447,6 +454,11 @@ class AppConfig(_Strict):
                     f"but no configured source stages {needed}"
                 )
         return sources
+
+    @property
+    def coverage_sources(self) -> list[str]:
+        """Names of the sources with role `coverage`."""
+        return [s.name for s in self.sources if s.role == "coverage"]
 
 
 class Settings(BaseModel):

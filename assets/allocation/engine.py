@@ -6,9 +6,14 @@ all fall through). Lines no rule takes stay whole on `unallocated` with the reas
 integer units of 1e-10 with largest-remainder rounding, so the pieces of a line sum to it exactly and each has
 the sign of its line.
 
+A `usage` rule also reads the coverage sources (vendor usage reports that count every call served): where they count
+more for a line's keys than the logged calls, the excess is one more piece of the line, 'calls never logged', with
+no dimensions. Pieces of `list_cost` rules carry the list price of the logged calls behind them (`list_price`).
+
 Inputs are DuckDB views on the connection: `cost_lines_day`, `priced_day`, `usage_metrics_day`.
 """
 
+from collections.abc import Sequence
 from datetime import date
 
 import dagster as dg
@@ -41,12 +46,20 @@ def load_owners(con: duckdb.DuckDBPyConnection, config: AllocationConfig) -> dic
     return {owner.name: owner.key for owner in config.owners}
 
 
-def allocate_day(con: duckdb.DuckDBPyConnection, config: AllocationConfig, day: date, cost_metric: str) -> str:
-    """Create the temp table `allocated` for `day`; returns the SQL that selects `allocated_lines` from it."""
+def allocate_day(
+    con: duckdb.DuckDBPyConnection,
+    config: AllocationConfig,
+    day: date,
+    cost_metric: str,
+    coverage_sources: Sequence[str] = (),
+) -> str:
+    """Create the temp table `allocated` for `day`; returns the SQL that selects `allocated_lines` from it. Calls of
+    `coverage_sources` never split a line: they only count the calls the vendor served."""
     run_model(con, "allocation/lines_day", {"cost_metric": cost_metric})
-    run_model(con, "allocation/usage_drivers")
+    run_model(con, "allocation/usage_drivers", {"coverage_sources": list(coverage_sources)})
     owner_keys = load_owners(con, config)
-    for segment in segments(effective_rules(config, day)):
+    rules = effective_rules(config, day)
+    for segment in segments(rules):
         params = Params()
         matches = compile_matches(segment, params)
         run_sql(con, f"create or replace temp table matched as {matches}", params.values)
@@ -61,7 +74,9 @@ def allocate_day(con: duckdb.DuckDBPyConnection, config: AllocationConfig, day: 
         run_sql(con, f"create or replace temp table candidate_pieces as {weights}", params.values)
         run_model(con, "allocation/winners")
         run_model(con, "allocation/split")
-    run_model(con, "allocation/unallocated")
+    list_cost_rules = [r.name for r in rules if r.method == "usage" and r.driver == "list_cost"]
+    run_model(con, "allocation/unallocated", {"list_cost_rules": list_cost_rules})
+    run_model(con, "allocation/list_prices")
     return load_sql("allocation/allocated_lines")
 
 
@@ -72,7 +87,7 @@ def allocate(settings: Settings, day: date) -> dict[str, int]:
     register_day_view(con, lake, "cost_lines", day, "cost_lines_day", STAGED_COST_LINES)
     register_day_view(con, lake, "priced_usage", day, "priced_day", PRICED_USAGE)
     register_day_view(con, lake, "usage_metrics", day, "usage_metrics_day", STAGED_USAGE_METRICS)
-    query = allocate_day(con, settings.allocation, day, settings.app.cost_metric)
+    query = allocate_day(con, settings.allocation, day, settings.app.cost_metric, settings.app.coverage_sources)
     rows = write_parquet(con, query, lake.partition_file("allocated_lines", day), {"charge_date": day})
     unallocated = con.execute("select count(*) from allocated where rule_name = 'unallocated'").fetchall()[0][0]
     con.close()

@@ -98,6 +98,9 @@ _PIECE_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "requests",
+    "unallocated_reason",
+    "list_price",
+    "list_group",
 )
 
 _DRIVER_WEIGHT = {
@@ -137,11 +140,12 @@ def _tags(rule: Rule, params: Params, owner_keys: dict[str, str]) -> str:
 
 def _usage(rule: Rule, params: Params) -> str:
     assert rule.join is not None and rule.driver is not None
-    keys = " and ".join(f"{attribute_sql(a, params)} = d.{_quote(k)}" for a, k in rule.join.items())
     if rule.driver.startswith("metric:"):
         weight = f"case when d.metric = {params.bind(rule.driver[7:])} then cast(d.quantity * {UNITS} as hugeint) end"
     else:
         weight = f"case when d.metric is null then {_DRIVER_WEIGHT[rule.driver]} end"
+    list_cost = rule.driver == "list_cost"
+    group = "concat_ws(chr(31), " + ", ".join([params.bind(rule.name), *(attribute_sql(a, params) for a in rule.join)])
     columns = {d: f"d.{d}" for d in DIMENSIONS} | {
         "provider": "coalesce(l.x_Provider, d.provider)",
         "model": "coalesce(l.x_Model, d.model)",
@@ -150,8 +154,44 @@ def _usage(rule: Rule, params: Params) -> str:
         "input_tokens": "d.input_tokens",
         "output_tokens": "d.output_tokens",
         "requests": "d.requests",
+        "list_price": weight if list_cost else "null",
+        "list_group": group + ")" if list_cost else "null",
     }
-    return _select(rule, params, columns, f"join usage_drivers d on {keys}", f"{weight} > 0")
+    keys = " and ".join(f"{attribute_sql(a, params)} = d.{_quote(k)}" for a, k in rule.join.items())
+    logged = _select(rule, params, columns, f"join usage_drivers d on {keys}", f"not d.is_coverage and {weight} > 0")
+    if rule.driver.startswith("metric:"):
+        return logged
+    return f"{logged}\nunion all\n{_unlogged(rule, params, weight, columns['list_group'])}"
+
+
+def _unlogged(rule: Rule, params: Params, weight: str, list_group: str) -> str:
+    """The 'calls never logged' piece of each line a usage rule matched: what the coverage sources (vendor usage
+    reports) count for the line's keys beyond the logged calls, greatest(V - L, 0) of the rule's own driver, with
+    no dimensions and `is_retry` unknown (null, which also keeps its place in every piece order apart from a logged
+    piece without dimensions). It has no list price: the calls behind it were never priced one by one."""
+    assert rule.join is not None
+    keys = " and ".join(f"{attribute_sql(a, params, 'l2')} = d.{_quote(k)}" for a, k in rule.join.items())
+    coverage = (
+        "select m2.line_id, "
+        f"coalesce(sum({weight}) filter (where d.is_coverage), 0) as covered, "
+        f"coalesce(sum({weight}) filter (where not d.is_coverage), 0) as logged, "
+        "coalesce(sum(d.requests) filter (where d.is_coverage), 0) as covered_requests, "
+        "coalesce(sum(d.requests) filter (where not d.is_coverage), 0) as logged_requests "
+        f"from matched m2 join lines_day l2 using (line_id) join usage_drivers d on {keys} "
+        f"where m2.rule_name = {params.bind(rule.name)} and d.metric is null group by m2.line_id"
+    )
+    columns = {
+        "provider": "l.x_Provider",
+        "model": "l.x_Model",
+        "is_retry": "null::boolean",
+        "weight": "cast(u.covered - u.logged as hugeint)",
+        "unallocated_reason": "'calls never logged (vendor usage report: ' || case when u.covered_requests > 0 "
+        "then u.covered_requests::varchar || ' requests, ' else 'no request count, ' end "
+        "|| u.logged_requests::varchar || ' logged)'",
+        "list_price": "0::hugeint" if rule.driver == "list_cost" else "null",
+        "list_group": list_group,
+    }
+    return _select(rule, params, columns, f"join ({coverage}) u using (line_id)", "u.covered > u.logged")
 
 
 def _cost(rule: Rule, params: Params) -> str:

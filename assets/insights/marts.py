@@ -14,7 +14,7 @@ import os
 import statistics
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import combinations
@@ -178,16 +178,22 @@ def insight_file(lake: Lake, table: str) -> Path:
     return lake.root / "marts" / table / "data.parquet"
 
 
-def register_history(con: duckdb.DuckDBPyConnection, lake: Lake) -> date:
+def register_history(con: duckdb.DuckDBPyConnection, lake: Lake, coverage_sources: Sequence[str] = ()) -> date:
     """Create views `fact_cost`, `priced_usage`, `allocated_lines`, `cost_lines` over every partition in the lake
-    (typed and empty where a table has none); returns the last charge date, the marts' "today"."""
+    (typed and empty where a table has none); returns the last charge date, the marts' "today". `priced_usage` holds
+    the calls only: the rows of `coverage_sources` (vendor usage reports, daily totals) are left out."""
     if not lake.has_data("fact_cost"):
         raise NoHistory(f"no fact_cost in {lake.root}: run the daily pipeline first (`apportion run`)")
     for table, (column, empty) in _HISTORY.items():
         if lake.has_data(table):
+            calls_only = (
+                f" where x_Source not in ({', '.join(sql_string(s) for s in coverage_sources)})"
+                if table == "priced_usage" and coverage_sources
+                else ""
+            )
             con.execute(
                 f"create or replace temp view {table} as select * from read_parquet({sql_string(lake.glob(table))}, "
-                f"hive_partitioning = true, union_by_name = true, hive_types = {{'{column}': date}})"
+                f"hive_partitioning = true, union_by_name = true, hive_types = {{'{column}': date}}){calls_only}"
             )
         else:
             typed = ", ".join(f'null::{t} as "{n}"' for n, t in [*(empty or []), (column, "DATE")])
@@ -321,12 +327,14 @@ def build_insights(
     *,
     tables: Iterable[str] | None = None,
     memory_limit: str = "4GB",
+    coverage_sources: Sequence[str] = (),
 ) -> dict[str, int]:
-    """Write the insight marts (all, or `tables`) from the history in `lake`; returns rows per table."""
+    """Write the insight marts (all, or `tables`) from the history in `lake`; returns rows per table. Rows of
+    `coverage_sources` are not calls."""
     selected = [t for t in INSIGHT_TABLES if tables is None or t in set(tables)]
     con = connect(memory_limit=memory_limit, temp_directory=lake.tmp_dir())
     try:
-        params = _parameters(config, register_history(con, lake))
+        params = _parameters(config, register_history(con, lake, coverage_sources))
         load_business_metrics(con, config.business_metrics if "business_roi" in selected else None)
         con.register("budgets", budgets_table(config))
         if "routing_savings" in selected:
@@ -388,7 +396,12 @@ def insight_marts(context: dg.AssetExecutionContext, apportion: ApportionConfig)
     lake = Lake(settings.app.lake)
     selected = [key.path[-1] for key in context.selected_asset_keys]
     rows = build_insights(
-        lake, insights_config(settings), _overrides(settings), tables=selected, memory_limit=settings.app.memory_limit
+        lake,
+        insights_config(settings),
+        _overrides(settings),
+        tables=selected,
+        memory_limit=settings.app.memory_limit,
+        coverage_sources=settings.app.coverage_sources,
     )
     for table, n in rows.items():
         yield dg.MaterializeResult(asset_key=table, metadata={"rows": n, "path": str(insight_file(lake, table))})

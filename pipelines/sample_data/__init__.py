@@ -24,8 +24,11 @@
   saved Admin API pages (`has_more` / `next_page`, 40 results a page). OpenAI Costs: one result per (model,
   component, api key), `amount.value` in dollars; Anthropic cost_report: one result per (model, token type),
   the amount a decimal string of cents, no api key. Billed at list x 0.92 (OpenAI) / 0.95 (Anthropic), they
-  bill the logged calls of every format, ~2 % more that never reached the telemetry and ~1 % on `key_orphan`,
-  a key nobody owns.
+  bill every call the vendor served: the logged calls of every format, 3 % more calls on `key_search` that
+  were never logged (copies of some of its calls, written nowhere) and ~1 % on `key_orphan`, a key nobody owns.
+- `openai_api/D/completions-NNNN.json`, `embeddings-NNNN.json` and `anthropic_api/D/messages-NNNN.json`: the
+  vendors' usage reports (Admin API Usage / Messages usage report pages): per model and key, the tokens and
+  (OpenAI) requests of every call served, the ones never logged included.
 
 and per month `M` (`YYYY-MM`) of the span `invoices/M.csv`: invoice lines of vendors without a billing export:
 Pinecone read units as weekly usage statements over the generated days of the month (10 read units a vector
@@ -63,12 +66,15 @@ from pipelines.sample_data.bills import (
     cloud_rows,
     invoice_lines,
     money,
+    served_totals,
     vendor_rows,
 )
 from pipelines.sample_data.calls import ChunkSpec, generate_chunk, token_totals
 from pipelines.sample_data.formats import (
     anthropic_cost_pages,
+    anthropic_usage_pages,
     openai_cost_pages,
+    openai_usage_pages,
     route,
     write_bedrock_logs,
     write_invoices,
@@ -119,7 +125,10 @@ def generate(
     billed = {"cloud_bill": Decimal(0), "invoices": Decimal(0), **{p: Decimal(0) for p in VENDORS}}
     spend = {p: VendorSpend() for p in VENDORS}
     vector_queries: dict[dt.date, dict[dt.date, int]] = {}
-    pages = {"openai": (openai_cost_pages, "openai_api"), "anthropic": (anthropic_cost_pages, "anthropic_api")}
+    pages = {
+        "openai": (openai_cost_pages, openai_usage_pages, "openai_api"),
+        "anthropic": (anthropic_cost_pages, anthropic_usage_pages, "anthropic_api"),
+    }
 
     with duckdb.connect() as con:
         for offset in range(days):
@@ -134,10 +143,12 @@ def generate(
             billed["cloud_bill"] += _billed(cloud)
             vector_queries.setdefault(day.replace(day=1), {})[day] = activity.vector_queries
             for provider in VENDORS:
-                rows, day_spend = vendor_rows(provider, day, activity.totals, rng)
-                write_pages, folder = pages[provider]
-                written_pages, total = write_pages(rows, day, out_dir / folder / day.isoformat())
+                served = served_totals(provider, activity, rng)
+                rows, day_spend = vendor_rows(provider, day, activity, served)
+                write_costs, write_usage, folder = pages[provider]
+                written_pages, total = write_costs(rows, day, out_dir / folder / day.isoformat())
                 files.extend(written_pages)
+                files.extend(write_usage(served, day, out_dir / folder / day.isoformat()))
                 billed[provider] += total
                 spend[provider].add(day_spend)
         for month, queries in vector_queries.items():
@@ -192,7 +203,7 @@ def _write_calls(
         stale.unlink(missing_ok=True)
 
     written = list(paths.values())
-    totals, vector_queries = [], 0
+    totals, unlogged, vector_queries = [], [], 0
     counts = dict.fromkeys(ROUTE_COUNTS.values(), 0)
     jsonl_path = usage_dir / "calls.jsonl"
     with ExitStack() as stack:
@@ -202,6 +213,7 @@ def _write_calls(
             hi = min(n_calls, lo + CHUNK_ROWS)
             frame = generate_chunk(ChunkSpec(seed, day, offset, chunk, hi - lo, lo / n_calls, hi / n_calls), con)
             totals.append(token_totals(frame))
+            unlogged.append(token_totals(_never_logged(frame, np.random.default_rng([seed, 3, offset, chunk]))))
             vector_queries += int((frame["operation"] == "vector_query").sum())
             parts = frame.with_columns(_route=route(frame)).partition_by("_route", as_dict=True, include_key=False)
             part = {name: parts.get((name,), frame.clear()) for name in ROUTE_COUNTS}
@@ -220,9 +232,18 @@ def _write_calls(
     if usage_format == "jsonl":
         written.append(jsonl_path)
 
-    day_totals = pl.concat(totals).group_by("provider", "model", "api_key_id").agg(pl.all().sum())
-    activity = DayActivity(day_totals, vector_queries, n_calls - vector_queries)
+    day_totals, day_unlogged = (
+        pl.concat(parts).group_by("provider", "model", "api_key_id").agg(pl.all().sum()) for parts in (totals, unlogged)
+    )
+    activity = DayActivity(day_totals, day_unlogged, vector_queries, n_calls - vector_queries)
     return activity, {"logged": n_calls, **counts}, written
+
+
+def _never_logged(frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Calls the vendors served on `UNLOGGED_KEY` that no log holds: copies of a `UNLOGGED_SHARE` of that key's
+    OpenAI and Anthropic calls."""
+    own = frame.filter((pl.col("api_key_id") == u.UNLOGGED_KEY) & pl.col("provider").is_in(list(VENDORS)))
+    return own.filter(pl.Series(rng.random(own.height) < u.UNLOGGED_SHARE))
 
 
 def _write_csv(rows: list[dict[str, str]], path: Path) -> Path:

@@ -1,8 +1,8 @@
 """The day's cost files as FOCUS 1.3 rows: the cloud bill and the OpenAI / Anthropic cost reports.
 
-Token-priced lines are list price (genai-prices, base tier) times a negotiated factor, computed from the day's
-logged token totals, so the pipeline can reconcile its own per-call pricing against them; the vendor reports
-also carry what the telemetry never saw (unlogged calls, the orphan key).
+Token-priced lines are list price (genai-prices, base tier) times a negotiated factor, computed from the token
+totals of the calls each vendor served, so the pipeline can reconcile its own per-call pricing against them; the
+vendors served more than the telemetry saw (calls never logged, the orphan key), and their usage reports count it.
 """
 
 from __future__ import annotations
@@ -112,15 +112,35 @@ def _quantity(quantity: Decimal | int, unit: str) -> dict[str, str]:
     }
 
 
+def served_totals(provider: str, activity: DayActivity, rng: np.random.Generator) -> pl.DataFrame:
+    """What `provider` served in the day per (model, api key): token buckets and requests of the logged calls, the
+    calls never logged, and `key_orphan`'s calls (a share of each model's logged usage)."""
+    columns = [*TOKEN_TYPES, "requests"]
+    logged = activity.totals.filter(pl.col("provider") == provider)
+    unlogged = activity.unlogged.filter(pl.col("provider") == provider)
+    orphan_share = rng.uniform(*u.ORPHAN_SHARE)
+    orphan = (
+        logged.group_by("model")
+        .agg(pl.col(c).sum() for c in columns)
+        .with_columns(
+            *(pl.col(c).mul(orphan_share).round().cast(pl.Int64) for c in columns), api_key_id=pl.lit(u.ORPHAN_KEY)
+        )
+    )
+    return (
+        pl.concat([logged.select("model", "api_key_id", *columns), unlogged.select("model", "api_key_id", *columns)])
+        .group_by("model", "api_key_id")
+        .agg(pl.col(c).sum() for c in columns)
+        .pipe(lambda frame: pl.concat([frame, orphan.select(frame.columns)]))
+        .sort("model", "api_key_id")
+    )
+
+
 def vendor_rows(
-    provider: str, day: dt.date, totals: pl.DataFrame, rng: np.random.Generator
+    provider: str, day: dt.date, activity: DayActivity, served: pl.DataFrame
 ) -> tuple[list[dict[str, str]], VendorSpend]:
-    """One Usage line per (model, api key, token type) of `provider`, from the day's logged `totals`."""
+    """One Usage line per (model, api key, token type) that `provider` served (`served_totals`)."""
     name, service, account_id, account_name, sub_id, sub_name = VENDORS[provider]
     factor = Decimal(u.VENDOR_FACTORS[provider])
-    unlogged_share = dict(zip(u.API_KEYS.values(), rng.uniform(*u.UNLOGGED_SHARE, len(u.API_KEYS)), strict=True))
-    orphan_share = rng.uniform(*u.ORPHAN_SHARE)
-    own = totals.filter(pl.col("provider") == provider).sort("model", "api_key_id")
     common = {
         **_periods(day),
         "BillingAccountId": account_id,
@@ -137,42 +157,45 @@ def vendor_rows(
         "InvoiceId": f"INV-{provider.upper()}-{day:%Y%m}",
         "x_Provider": provider,
     }
-    spend = VendorSpend()
     rows: list[dict[str, str]] = []
+    for rec in served.iter_rows(named=True):  # one per (model, key): a few dozen a day
+        for token_type in TOKEN_TYPES:
+            if quantity := rec[token_type]:
+                list_cost = quantity * unit_price(provider, rec["model"], token_type, day)
+                meter = TOKEN_TYPES[token_type]
+                billed = list_cost * factor
+                rows.append(
+                    {
+                        **common,
+                        **_costs(billed, billed, list_cost, billed),
+                        "ChargeDescription": f"{rec['model']} {meter}",
+                        "SkuId": f"{rec['model']}:{token_type}",
+                        "SkuMeter": meter,
+                        **_quantity(quantity, "Tokens"),
+                        "x_Model": rec["model"],
+                        "x_ApiKeyId": rec["api_key_id"],
+                    }
+                )
 
-    def line(model: str, key: str, token_type: str, quantity: int) -> None:
-        list_cost = quantity * unit_price(provider, model, token_type, day)
-        meter = TOKEN_TYPES[token_type]
-        billed = list_cost * factor
-        rows.append(
-            {
-                **common,
-                **_costs(billed, billed, list_cost, billed),
-                "ChargeDescription": f"{model} {meter}",
-                "SkuId": f"{model}:{token_type}",
-                "SkuMeter": meter,
-                **_quantity(quantity, "Tokens"),
-                "x_Model": model,
-                "x_ApiKeyId": key,
-            }
+    def list_cost(totals: pl.DataFrame, keys: set[str] | None = None) -> Decimal:
+        return sum(
+            (
+                rec[t] * unit_price(provider, rec["model"], t, day)
+                for rec in totals.filter(pl.col("provider") == provider).iter_rows(named=True)
+                if keys is None or rec["api_key_id"] in keys
+                for t in TOKEN_TYPES
+            ),
+            ZERO,
         )
 
-    for rec in own.iter_rows(named=True):  # one per (model, key): a few dozen a day
-        for token_type in TOKEN_TYPES:
-            logged = rec[token_type]
-            extra = round(logged * unlogged_share[rec["api_key_id"]])
-            if logged + extra:
-                line(rec["model"], rec["api_key_id"], token_type, logged + extra)
-                price = unit_price(provider, rec["model"], token_type, day)
-                spend.logged_list += logged * price
-                spend.logged += logged * price * factor
-                spend.unlogged += extra * price * factor
-    per_model = own.group_by("model").agg(pl.col(t).sum() for t in TOKEN_TYPES).sort("model")
-    for rec in per_model.iter_rows(named=True):
-        for token_type in TOKEN_TYPES:
-            if quantity := round(rec[token_type] * orphan_share):
-                line(rec["model"], u.ORPHAN_KEY, token_type, quantity)
-                spend.orphan += quantity * unit_price(provider, rec["model"], token_type, day) * factor
+    logged_list = list_cost(activity.totals)
+    orphan = served.filter(pl.col("api_key_id") == u.ORPHAN_KEY).with_columns(provider=pl.lit(provider))
+    spend = VendorSpend(
+        logged_list=logged_list,
+        logged=logged_list * factor,
+        unlogged=list_cost(activity.unlogged) * factor,
+        orphan=list_cost(orphan) * factor,
+    )
     return rows, spend
 
 
@@ -182,6 +205,8 @@ class DayActivity:
 
     totals: pl.DataFrame
     """`calls.token_totals` of all the day's logged calls."""
+    unlogged: pl.DataFrame
+    """`calls.token_totals` of the calls the vendors served that were never logged."""
     vector_queries: int
     llm_spans: int
 

@@ -1,5 +1,6 @@
 """The other formats of the sample data: usage logs (LiteLLM SpendLogs, Langfuse observations, Bedrock invocation
-logs), vendor cost reports as Admin API pages (OpenAI costs, Anthropic cost_report) and monthly invoice lines.
+logs), vendor cost and usage reports as Admin API pages (OpenAI costs and usage, Anthropic cost_report and messages
+usage report) and monthly invoice lines.
 
 Usage writers take a frame of calls (`assets.schemas.USAGE_EVENTS` columns) and build every record with polars
 expressions; cost writers take the few dozen FOCUS rows of `bills.vendor_rows`.
@@ -25,6 +26,8 @@ from pipelines.sample_data import universe as u
 BEDROCK_ACCOUNT = u.SUB_ACCOUNTS["ml-prod"]
 BEDROCK_FOLDER = f"bedrock_logs/AWSLogs/{BEDROCK_ACCOUNT}/BedrockModelInvocationLogs/{u.REGION}"
 PAGE_SIZE = 40
+VENDOR_PROJECT = "proj_prod"
+VENDOR_WORKSPACE = "wrkspc_prod"
 """Results per saved API page: a day of vendor costs spans a few pages, as the APIs page them."""
 OPENAI_COMPONENTS = {"uncached_input": "input", "cache_read": "cached input", "output": "output"}
 ANTHROPIC_TOKEN_TYPES = {
@@ -252,6 +255,63 @@ def anthropic_cost_pages(rows: list[dict[str, str]], day: dt.date, folder: Path)
     bounds = f"{day.isoformat()}T00:00:00Z", f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
     envelope = f'{{"starting_at":"{bounds[0]}","ending_at":"{bounds[1]}","results":['
     return _pages(results, envelope, folder, "cost_report"), sum(amounts.values(), Decimal(0))
+
+
+def openai_usage_pages(served: pl.DataFrame, day: dt.date, folder: Path) -> list[Path]:
+    """OpenAI Usage pages of the completions and embeddings endpoints (one daily bucket grouped by project, key,
+    model, batch and service tier): per model and key, the tokens and requests of every call served (`served`:
+    `bills.served_totals`). `input_tokens` includes the cached tokens, as OpenAI reports it."""
+    start = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+    envelope = f'{{"object":"bucket","start_time":{start},"end_time":{start + 86_400},"results":['
+    written = []
+    for endpoint in ("completions", "embeddings"):
+        results = []
+        for r in served.iter_rows(named=True):
+            if ("embedding" in r["model"]) != (endpoint == "embeddings"):
+                continue
+            tokens = {"input_tokens": r["uncached_input"] + r["cache_read"] + r["cache_write_5m"] + r["cache_write_1h"]}
+            if endpoint == "completions":
+                tokens |= {"input_cached_tokens": r["cache_read"], "output_tokens": r["output"]}
+            grouping = {
+                "project_id": VENDOR_PROJECT,
+                "user_id": None,
+                "api_key_id": r["api_key_id"],
+                "model": r["model"],
+            }
+            if endpoint == "completions":
+                grouping |= {"batch": False, "service_tier": "default"}
+            record = {"object": f"organization.usage.{endpoint}.result", **tokens, "num_model_requests": r["requests"]}
+            results.append(json.dumps(record | grouping))
+        written += _pages(results, envelope, folder, endpoint)
+    return written
+
+
+def anthropic_usage_pages(served: pl.DataFrame, day: dt.date, folder: Path) -> list[Path]:
+    """Anthropic Messages usage report pages (one daily bucket grouped by key, workspace, model, service tier and
+    context window): per model and key, the tokens of every call served (`served`: `bills.served_totals`); the
+    report has no request count."""
+    results = [
+        json.dumps(
+            {
+                "model": r["model"],
+                "workspace_id": VENDOR_WORKSPACE,
+                "api_key_id": r["api_key_id"],
+                "service_tier": "standard",
+                "context_window": "0-200k",
+                "uncached_input_tokens": r["uncached_input"],
+                "cache_read_input_tokens": r["cache_read"],
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": r["cache_write_5m"],
+                    "ephemeral_1h_input_tokens": r["cache_write_1h"],
+                },
+                "output_tokens": r["output"],
+            }
+        )
+        for r in served.iter_rows(named=True)
+    ]
+    bounds = f"{day.isoformat()}T00:00:00Z", f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
+    envelope = f'{{"starting_at":"{bounds[0]}","ending_at":"{bounds[1]}","results":['
+    return _pages(results, envelope, folder, "messages")
 
 
 def write_invoices(lines: Iterable[Mapping[str, str]], path: Path) -> Path:

@@ -253,8 +253,11 @@ IDLE_SHARE = (0.15, 0.30)
 
 BEDROCK_FACTOR = "0.97"
 VENDOR_FACTORS = {"openai": "0.92", "anthropic": "0.95"}
-UNLOGGED_SHARE = (0.01, 0.03)
-"""Per key and day: vendor-billed usage that never reached the telemetry, as a share of the logged usage."""
+UNLOGGED_KEY = API_KEYS["search"]
+UNLOGGED_SHARE = 0.03
+"""Calls on `UNLOGGED_KEY` that the vendors served and billed but the application never logged, as a share of that
+key's logged OpenAI / Anthropic calls (a code path that calls the SDK without the logging wrapper). The vendors' usage
+reports count them."""
 ORPHAN_SHARE = (0.008, 0.012)
 """Per day: usage on `key_orphan`, as a share of the vendor's logged usage."""
 

@@ -27,7 +27,9 @@ create or replace temp table allocated (
     input_tokens hugeint,
     output_tokens hugeint,
     requests hugeint,
-    unallocated_reason varchar
+    unallocated_reason varchar,
+    list_price hugeint,
+    list_group varchar
 );
 
 create or replace temp table match_log (line_id varchar, rule_name varchar, priority integer, method varchar)

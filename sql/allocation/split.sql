@@ -23,7 +23,8 @@ ranked as (
         abs(amount_units) - sum(base_units) over (partition by line_id) as leftover,
         row_number() over (
             partition by line_id
-            order by remainder desc, team, feature, customer, agent, workflow, provider, model, is_retry
+            order by
+                remainder desc, team, feature, customer, agent, workflow, provider, model, is_retry, unallocated_reason
         ) as remainder_rank
     from floored
 )
@@ -46,7 +47,9 @@ select
     input_tokens,
     output_tokens,
     requests,
-    null as unallocated_reason
+    unallocated_reason,
+    list_price,
+    list_group
 from ranked;
 
 update lines_day set taken = true where line_id in (select line_id from winning_pieces)

@@ -1,4 +1,5 @@
--- unallocated: lines no rule could split, whole, with the reason from the first rule that matched them
+-- unallocated: lines no rule could split, whole, with the reason from the first rule that matched them. A line whose
+-- first rule splits by list-priced calls (`$list_cost_rules`) is billed spend with no telemetry: its list price is 0
 insert into allocated
 with first_match as (
     select line_id, arg_min(rule_name, priority) as rule_name, arg_min(method, priority) as method
@@ -31,7 +32,9 @@ select
         when f.method = 'usage' then f.rule_name || ': no usage for its join keys on this day'
         when f.method = 'cost' then f.rule_name || ': its basis rules allocated nothing on this day'
         else f.rule_name || ': no target'
-    end as unallocated_reason
+    end as unallocated_reason,
+    case when list_contains($list_cost_rules::varchar[], f.rule_name) then 0 end as list_price,
+    null as list_group
 from lines_day l
 left join first_match f on l.line_id = f.line_id
 where not l.taken

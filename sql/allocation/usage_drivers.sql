@@ -1,8 +1,11 @@
--- usage_drivers: the day's priced calls and usage metrics at the grain allocation splits by
+-- usage_drivers: the day's priced calls and usage metrics at the grain allocation splits by. Rows of coverage
+-- sources (vendor usage reports, `$coverage_sources`) are flagged: they never split a line, they only count the calls
+-- the vendor served, to find those never logged
 create or replace temp table usage_drivers as
 with calls as (
     select
         null::varchar as metric,
+        list_contains($coverage_sources::varchar[], x_Source) as is_coverage,
         provider,
         model,
         operation,
@@ -22,12 +25,14 @@ with calls as (
         null::decimal(38, 10) as quantity
     from priced_day
     group by
-        provider, model, operation, api_key_id, service_tier, team, feature, customer, agent, workflow, is_retry
+        is_coverage, provider, model, operation, api_key_id, service_tier, team, feature, customer, agent, workflow,
+        is_retry
 ),
 
 metrics as (
     select
         metric,
+        false as is_coverage,
         provider,
         null::varchar as model,
         null::varchar as operation,

@@ -1,7 +1,8 @@
 -- reconciliation: per day and configured source, the source's cost against what the fact table holds for it;
 -- a source with no file that day, or with a file that could not be read, makes the day incomplete for it. For bills
 -- split by list-priced calls, what the calls cost at list price, the residual (billed - list: discounts, drift,
--- calls never logged) and billed spend with no telemetry at all (from true_up)
+-- calls never logged), the part of it the vendor's usage report shows as calls never logged, and billed spend with
+-- no telemetry at all (from true_up)
 with sources as (
     select unnest($source_names) as source, unnest($source_kinds) as kind
 ),
@@ -34,6 +35,7 @@ true_ups as (
         source,
         sum(list_priced_usd) as list_priced,
         sum(case when status = 'scaled to bill' then residual_usd else 0 end) as residual,
+        sum(unlogged_usd) as unlogged,
         sum(case when status = 'no telemetry' then billed_usd else 0 end) as no_telemetry
     from true_up_day
     group by source
@@ -57,6 +59,7 @@ select
     (coalesce(t.total, 0) - coalesce(a.allocated, 0) - coalesce(a.unallocated, 0))::decimal(38, 10) as difference,
     coalesce(x.list_priced, 0)::decimal(38, 10) as list_priced_usd,
     coalesce(x.residual, 0)::decimal(38, 10) as residual_usd,
+    coalesce(x.unlogged, 0)::decimal(38, 10) as unlogged_usd,
     coalesce(x.no_telemetry, 0)::decimal(38, 10) as no_telemetry_usd,
     coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 as complete
 from sources s

@@ -24,6 +24,11 @@ USAGE_FILES = {
     "research_traces": "langfuse/{d}/observations.jsonl",
     "bedrock_logs": "bedrock_logs/AWSLogs/*/BedrockModelInvocationLogs/*/{ymd}/*/*.json.gz",
 }
+COVERAGE_PAGES = {
+    "openai_usage": ("openai_api/{d}/completions-*.json", "openai_api/{d}/embeddings-*.json"),
+    "anthropic_usage": ("anthropic_api/{d}/messages-*.json",),
+}
+"""The vendors' usage reports (role coverage): every call served, per key and model."""
 
 
 def warehouse_rows(run: Run, query: str) -> list[tuple]:
@@ -75,12 +80,23 @@ def source_total(sample: Path, source: str, day: date, requests: dict[date, int]
             return sum((Decimal(row["EffectiveCost"]) for row in csv.DictReader(handle)), Decimal(0))
     if source == "openai_costs":
         return sum(
-            (r["amount"]["value"] for r in _results(sorted((sample / "openai_api" / d).glob("*.json")))), Decimal(0)
+            (r["amount"]["value"] for r in _results(sorted((sample / "openai_api" / d).glob("costs-*.json")))),
+            Decimal(0),
         )
     if source == "anthropic_costs":
-        pages = sorted((sample / "anthropic_api" / d).glob("*.json"))
+        pages = sorted((sample / "anthropic_api" / d).glob("cost_report-*.json"))
         return sum((Decimal(r["amount"]) for r in _results(pages)), Decimal(0)) / 100
     return invoice_share(sample, day, requests)
+
+
+def coverage_pages(run: Run, source: str, days: list[date] | None = None) -> list[Path]:
+    """The saved usage-report pages of a coverage source, of `days` (default: every day of the run)."""
+    return [
+        path
+        for day in days or run.days
+        for pattern in COVERAGE_PAGES[source]
+        for path in sorted(run.sample.glob(pattern.format(d=day.isoformat())))
+    ]
 
 
 def usage_records(sample: Path, source: str, day: date) -> int:
@@ -112,7 +128,7 @@ def test_fact_cost_sums_to_each_source_file_to_the_cent_every_day(pipeline_run: 
 
 def test_reconciliation_is_zero_and_complete_for_every_day_and_source(pipeline_run: Run):
     rows = warehouse_rows(pipeline_run, "select charge_date, source, difference, complete from reconciliation")
-    assert len(rows) == len(pipeline_run.days) * (len(COST_SOURCES) + len(USAGE_FILES))
+    assert len(rows) == len(pipeline_run.days) * (len(COST_SOURCES) + len(USAGE_FILES) + len(COVERAGE_PAGES))
     assert {(r[2], r[3]) for r in rows} == {(Decimal(0), True)}
 
 
@@ -122,7 +138,8 @@ def test_every_input_row_is_staged_or_quarantined(pipeline_run: Run):
     assert not warehouse_rows(pipeline_run, "select * from quarantine limit 1")
     expected = {s: sum(usage_records(pipeline_run.sample, s, d) for d in pipeline_run.days) for s in USAGE_FILES}
     staged = dict(warehouse_rows(pipeline_run, "select x_Source, count(*) from usage_events group by 1"))
-    assert staged == expected
+    buckets = {source: len(_results(coverage_pages(pipeline_run, source))) for source in COVERAGE_PAGES}
+    assert staged == expected | buckets
     assert sum(expected.values()) == len(pipeline_run.days) * 2_000
 
 
@@ -174,7 +191,8 @@ def test_true_up_compares_each_vendor_bill_with_its_list_priced_calls(pipeline_r
         pipeline_run,
         "select t.charge_date, t.provider, t.model, t.api_key_id, t.billed_usd, t.list_priced_usd, t.residual_usd, "
         "t.status, (select sum(list_cost) from priced_usage p where p.event_date = t.charge_date "
-        "and p.provider = t.provider and p.model = t.model and p.api_key_id = t.api_key_id) as calls_list_cost "
+        "and p.provider = t.provider and p.model = t.model and p.api_key_id = t.api_key_id "
+        "and p.x_Source not in ('openai_usage', 'anthropic_usage')) as calls_list_cost "
         "from true_up t where t.source = 'openai_costs'",
     )
     assert rows
@@ -220,3 +238,75 @@ def test_pinecone_statements_follow_the_days_pinecone_requests(pipeline_run: Run
         ("Nimbus GPU Cloud", "even", days),
         ("Pinecone", "usage:requests", days),
     ]
+
+
+def _openai_tokens(records: list[dict]) -> dict[str, Decimal]:
+    """Billable token buckets of OpenAI usage: `input_tokens` includes the cached ones."""
+    cached = sum(r.get("input_cached_tokens") or r.get("cache_read_tokens") or 0 for r in records)
+    return {
+        "uncached_input": Decimal(sum(r["input_tokens"] for r in records) - cached),
+        "cache_read": Decimal(cached),
+        "output": Decimal(sum(r.get("output_tokens") or 0 for r in records)),
+    }
+
+
+def test_calls_never_logged_are_what_the_vendor_usage_report_counts_beyond_the_logs(pipeline_run: Run):
+    """OpenAI's usage pages count every call it served on key_search, whose calls are all logged in the canonical
+    usage file: the difference, at list price times the negotiated factor, is the 'calls never logged' spend."""
+    from pipelines.sample_data.bills import unit_price
+    from pipelines.sample_data.universe import UNLOGGED_KEY, VENDOR_FACTORS
+
+    key, factor = UNLOGGED_KEY, Decimal(VENDOR_FACTORS["openai"])
+    for day in pipeline_run.days:  # no other log holds a call of the key
+        for source in ("support_bot_traces", "sales_gateway", "research_traces"):
+            for path in pipeline_run.sample.glob(USAGE_FILES[source].format(d=day.isoformat())):
+                assert key not in path.read_text()
+    expected = {}
+    for day in pipeline_run.days:
+        served = [r for r in _results(coverage_pages(pipeline_run, "openai_usage", [day])) if r["api_key_id"] == key]
+        lines = (pipeline_run.sample / "usage" / day.isoformat() / "calls.jsonl").read_text().splitlines()
+        logged = [c for c in map(json.loads, lines) if c["api_key_id"] == key and c["provider"] == "openai"]
+        for model in sorted({r["model"] for r in served}):
+            calls = [c for c in logged if c["model"] == model]
+            v, l_ = _openai_tokens([r for r in served if r["model"] == model]), _openai_tokens(calls)
+            list_usd = sum((v[t] - l_[t]) * unit_price("openai", model, t, day) for t in v)
+            requests = sum(r["num_model_requests"] for r in served if r["model"] == model)
+            reason = f"calls never logged (vendor usage report: {requests} requests, {len(calls)} logged)"
+            expected[(day, model)] = (factor * list_usd, reason)
+    assert all(usd > 0 for usd, _ in expected.values())
+
+    rows = warehouse_rows(
+        pipeline_run,
+        "select charge_date, model, sum(amount_usd), any_value(unallocated_reason), count(distinct unallocated_reason) "
+        "from fact_cost where source = 'openai_costs' and allocation_rule = 'llm_api_by_priced_usage' "
+        "and unallocated_reason is not null group by all",
+    )
+    assert {(d, m) for d, m, *_ in rows} == set(expected)
+    for day, model, usd, reason, reasons in rows:
+        assert abs(usd - expected[(day, model)][0]) <= Decimal("1e-9")
+        assert (reason, reasons) == (expected[(day, model)][1], 1)
+
+    unlogged = warehouse_rows(
+        pipeline_run,
+        "select t.charge_date, t.api_key_id, sum(t.unlogged_usd), any_value(r.unlogged_usd) from true_up t "
+        "join reconciliation r on r.charge_date = t.charge_date and r.source = t.source "
+        "where t.source = 'openai_costs' and t.unlogged_usd <> 0 group by all",
+    )
+    assert {k for _, k, _, _ in unlogged} == {key}
+    for day, _, true_up_usd, reconciliation_usd in unlogged:
+        assert true_up_usd == reconciliation_usd
+        assert abs(true_up_usd - sum(u for (d, _), (u, _) in expected.items() if d == day)) <= Decimal("1e-9")
+
+
+def test_fact_cost_true_up_sums_to_the_true_up_mart_per_vendor_model_and_day(pipeline_run: Run):
+    fact = warehouse_rows(
+        pipeline_run,
+        "select provider, model, charge_date, sum(true_up_usd), sum(list_price_usd) from fact_cost "
+        "where true_up_usd <> 0 or list_price_usd <> 0 group by all order by all",
+    )
+    true_up = warehouse_rows(
+        pipeline_run,
+        "select provider, model, charge_date, sum(residual_usd), sum(list_priced_usd) from true_up "
+        "group by all order by all",
+    )
+    assert fact and fact == true_up

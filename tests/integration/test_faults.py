@@ -123,7 +123,8 @@ def test_a_missing_source_marks_the_day_incomplete_and_the_others_proceed(tmp_pa
     run(config)
     rows = warehouse(config, "select charge_date::varchar, source, complete, difference from reconciliation")
     incomplete = {(d, s) for d, s, complete, _ in rows if not complete}
-    assert incomplete == {(DAYS[1], "openai_costs"), (DAYS[1], "anthropic_costs"), (DAYS[0], "app_usage")}
+    vendor_pages = {(DAYS[1], s) for s in ("openai_costs", "anthropic_costs", "openai_usage", "anthropic_usage")}
+    assert incomplete == vendor_pages | {(DAYS[0], "app_usage")}
     (reason,) = warehouse(config, "select reason from quarantine where source = 'app_usage'")[0]
     assert reason.startswith("unreadable file: ")
     assert {diff for *_, diff in rows} == {Decimal(0)}

@@ -169,3 +169,23 @@ def test_a_usage_spread_binds_its_match_values_as_lists(tmp_path):
     (invoices, app) = settings.app.sources
     assert invoices.spread.match == {"provider": ["pinecone"], "team": ["search", "support"]}
     assert (invoices.spread.usage_table, app.spread.method, app.spread.usage_table) == ("usage_events", "even", None)
+
+
+def test_source_role_defaults_to_driver_and_coverage_sources_are_listed(tmp_path):
+    sources = (
+        "sources:\n  - {name: logs, kind: usage_jsonl, path: a.jsonl}\n"
+        "  - {name: vendor_usage, kind: openai_usage, path: api, role: coverage}\n"
+    )
+    settings = load_settings(write(tmp_path, "allocation: allocation.yaml\n" + sources))
+    assert [s.role for s in settings.app.sources] == ["driver", "coverage"]
+    assert settings.app.coverage_sources == ["vendor_usage"]
+
+
+def test_coverage_role_on_a_cost_source_or_an_unknown_role_names_the_line(tmp_path):
+    head = "allocation: allocation.yaml\nsources:\n"
+    path = write(tmp_path, head + "  - {name: b, kind: focus, path: b, role: coverage}\n")
+    with pytest.raises(ConfigError, match=r":3: sources\.0: role coverage needs a usage source \(kind focus"):
+        load_settings(path)
+    path = write(tmp_path, head + "  - {name: u, kind: usage_jsonl, path: u, role: x}\n")
+    with pytest.raises(ConfigError, match=r":3: sources\.0\.role: Input should be 'driver' or 'coverage'"):
+        load_settings(path)

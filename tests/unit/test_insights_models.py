@@ -7,8 +7,9 @@ from datetime import date
 from decimal import Decimal
 
 from assets.insights.config import InsightsConfig, ModelTier, RoutingRule
+from assets.insights.marts import build_insights
 from assets.pricing import PriceOverrides
-from tests.insights_fixtures import at, call, fact, mart, write_lake
+from tests.insights_fixtures import at, call, fact, mart, read_mart, write_lake
 
 DAY = date(2026, 11, 3)
 F = {"feature": "kb_answer", "team": "support"}
@@ -122,3 +123,18 @@ def test_calls_that_fit_a_cheaper_tier_are_repriced_at_its_dated_price(tmp_path)
 def test_no_routing_rules_give_an_empty_table(tmp_path):
     lake = write_lake(tmp_path, calls=[call(at(DAY))], facts=[fact(DAY, "1")])
     assert mart(lake, "routing_savings") == []
+
+
+def test_rows_of_a_coverage_source_are_not_calls_in_the_insights(tmp_path):
+    calls = [
+        call(at(DAY, 9), **F),
+        call(at(DAY, 10), **F),
+        call(at(DAY), operation="chat:bucket", request_count=900, input_tokens=10**7, x_Source="vendor_usage"),
+    ]
+    lake = write_lake(tmp_path, calls=calls, facts=[fact(DAY, "1", provider="openai", model="gpt-4o", **F)])
+    build_insights(
+        lake, InsightsConfig(), PriceOverrides(), tables=["model_scorecard"], coverage_sources=["vendor_usage"]
+    )
+    assert [(r["model"], r["calls"], r["list_usd"]) for r in read_mart(lake, "model_scorecard")] == [
+        ("gpt-4o", 2, Decimal("0.02"))
+    ]
