@@ -1,8 +1,8 @@
 -- reconciliation: per day and configured source, the source's cost against what the fact table holds for it;
--- a source with no file that day, or with a file that could not be read, makes the day incomplete for it. For bills
--- split by list-priced calls, what the calls cost at list price, the residual (billed - list: discounts, drift,
--- calls never logged), the part of it the vendor's usage report shows as calls never logged, and billed spend with
--- no telemetry at all (from true_up)
+-- a source with no file that day, a file that could not be read, or a share of a line waiting for its period's
+-- usage (a usage spread) makes the day incomplete for it. For bills split by list-priced calls, what the calls cost
+-- at list price, the residual (billed - list: discounts, drift, calls never logged), the part of it the vendor's
+-- usage report shows as calls never logged, and billed spend with no telemetry at all (from true_up)
 with sources as (
     select unnest($source_names) as source, unnest($source_kinds) as kind
 ),
@@ -23,7 +23,13 @@ fact_totals as (
 ),
 
 quarantined as (
-    select source, count(*) as rows_quarantined from quarantine_day group by source
+    select
+        source,
+        count(*) as rows_quarantined,
+        -- a line spread by usage waits in quarantine until its period's usage is all staged
+        count(*) filter (where column_name = 'x_SpreadMethod') as shares_waiting
+    from quarantine_day
+    group by source
 ),
 
 files as (
@@ -61,7 +67,8 @@ select
     coalesce(x.residual, 0)::decimal(38, 10) as residual_usd,
     coalesce(x.unlogged, 0)::decimal(38, 10) as unlogged_usd,
     coalesce(x.no_telemetry, 0)::decimal(38, 10) as no_telemetry_usd,
-    coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 as complete
+    coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 and coalesce(q.shares_waiting, 0) = 0
+        as complete
 from sources s
 left join source_totals t on s.source = t.source
 left join fact_totals a on s.source = a.source

@@ -9,7 +9,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from assets.allocation.engine import allocate
 from assets.lake import Lake
+from assets.marts import build_marts
+from assets.pricing import price_day
 from assets.staging import land_day, stage_day, stage_days
 from pipelines.config import load_settings
 from tests.unit.test_staging import staged
@@ -96,6 +99,17 @@ def test_a_day_whose_period_usage_is_not_all_staged_is_quarantined_naming_the_mi
     # rows in = rows staged + rows quarantined; the day's part of both lines is held back, none staged
     assert (log["rows_read"], log["rows_valid"], log["rows_quarantined"], log["balanced"]) == (2, 2, 0, True)
     assert log["rows_rejected_on_day"] == 2
+
+    price_day(settings, DAYS[3])
+    allocate(settings, DAYS[3])
+    build_marts(settings, DAYS[3])
+    recon = {r["source"]: r for r in staged(settings, "reconciliation", DAYS[3])}
+    # the held-back shares make the day incomplete for the source, not a difference
+    assert (recon["vendors"]["complete"], recon["vendors"]["rows_quarantined"], recon["vendors"]["difference"]) == (
+        False,
+        2,
+        Decimal(0),
+    )
 
 
 def test_day_by_day_runs_then_a_backfill_equal_one_run_over_the_period(tmp_path: Path) -> None:
