@@ -68,11 +68,8 @@ def test_the_demo_produces_every_insight_mart(demo_lake: Lake, pipeline_run: Run
         (d, Decimal(100 + i)) for i, d in enumerate(pipeline_run.days)
     ]
     keys = read_mart(demo_lake, "shadow_ai", "kind = 'api_key'")
-    assert [(r["key"], r["rank"], r["unowned_share"]) for r in keys][:1] == [("key_orphan", 1, Decimal(1))]
-    # the only other key with unowned spend: calls the vendor served on key_search that nobody logged (~3 %)
-    assert [(r["key"], r["rank"]) for r in keys[1:]] == [("key_search", 2)]
-    assert keys[1]["unowned_share"] < Decimal("0.05")
-    assert all(reason.startswith("calls never logged") for reason in keys[1]["reasons"].split("; "))
+    # key_search's calls that nobody logged are a telemetry gap of a managed key (true_up), not shadow AI
+    assert [(r["key"], r["rank"], r["unowned_share"]) for r in keys] == [("key_orphan", 1, Decimal(1))]
 
 
 class DevTools:

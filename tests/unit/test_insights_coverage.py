@@ -46,7 +46,9 @@ def test_unowned_spend_is_ranked_per_api_key_account_and_vendor(tmp_path):
     ]
     pieces = [
         piece(DAY, "L1", "5", None, no_usage),
-        piece(DAY, "L2", "10", "search"),
+        piece(DAY, "L2", "9", "search"),
+        # a managed key's calls that nobody logged: a telemetry gap (true_up), not shadow AI
+        piece(DAY, "L2", "1", None, "calls never logged (vendor usage report: 10 requests, 9 logged)"),
         piece(DAY, "L3", "6", "platform"),
         piece(DAY, "L3", "2", None, untagged),
         piece(NEXT, "L4", "1", None, no_usage),

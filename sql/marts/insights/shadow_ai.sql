@@ -2,11 +2,13 @@
 -- api_key (x_ApiKeyId), account (SubAccountId: an AWS account, a GCP project, an Azure subscription) or vendor
 -- (x_Provider, else ServiceProviderName). Unowned = allocated to no team (unallocated, or split over calls that
 -- carry no team). A line counts under each kind it has a key for; rank 1 = the most unowned spend of its kind.
+-- Calls a vendor served on a key but nobody logged ('calls never logged') are a gap in the telemetry of a managed
+-- key, not shadow AI: true_up and reconciliation show them.
 with pieces as (
     select
         a.charge_date,
         a.amount,
-        a.team is null as unowned,
+        a.team is null and coalesce(a.unallocated_reason not like 'calls never logged%', true) as unowned,
         a.unallocated_reason,
         c.x_ApiKeyId as api_key,
         c.SubAccountId as account,
