@@ -13,7 +13,7 @@ Columns: `startTime` is the event time and `endTime - startTime` the latency; `p
 (v2) → customer; `level` ERROR → status error with `statusMessage` as the error type. `sessionId` is a conversation
 that spans traces, not a column of `usage_events`: map it with option `fields` if wanted. Dimensions default to
 `metadata.<dimension>` (team, feature, agent, workflow); option `fields` maps any of them to other paths, e.g.
-`tags[team:*]` (the syntax is in `assets.ingest.litellm`). Langfuse observations do not name the provider: give
+`tags[team:*]` (the syntax is in `assets.ingest.records`). Langfuse observations do not name the provider: give
 option `provider` (e.g. `openai`) or a path in `fields.provider` (e.g. `metadata.ls_provider`, which LangChain
 sets); it is normalised to the price catalog's ids.
 
@@ -48,8 +48,8 @@ from typing import Any
 import duckdb
 
 from assets.ingest.base import SourceKind
-from assets.ingest.litellm import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
 from assets.ingest.readers import create_view, file_format, sql_string
+from assets.ingest.records import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
 

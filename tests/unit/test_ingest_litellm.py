@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.ingest.litellm import LITELLM_SPENDLOGS, FieldPath, configured_paths, parse_path
+from assets.ingest.litellm import LITELLM_SPENDLOGS
+from assets.ingest.records import FieldPath, configured_paths, parse_path
 from tests.unit.test_ingest_readers import stage
 
 SECRET = "my card number is 4111"
