@@ -157,7 +157,7 @@ def spend_log_exprs(paths: RecordPaths, fields: Mapping[str, Sequence[FieldPath]
         request_count=f"case when {cached} then '0' else '1' end",
         status=f"case when {status} = 'failure' then 'error' when {status} = 'success' or {status} is null "
         f"then 'ok' else {status} end",
-        attempt=counts_text([paths.first(["metadata.attempted_retries"])], plus=1),
+        attempt=exprs.get("attempt", counts_text([paths.first(["metadata.attempted_retries"])], plus=1)),
     )
     return exprs
 

@@ -55,9 +55,10 @@ _SEGMENT = rf"(?:{_BARE}|{_QUOTED})"
 _PATH = re.compile(rf'(?P<steps>{_SEGMENT}(?:\.{_SEGMENT})*)(?:\[(?P<prefix>[^\[\]*"]*)\*\])?')
 _STEPS = re.compile(rf'(?:^|\.)(?:"(?P<quoted>(?:[^"]|"")+)"|(?P<bare>{_BARE}))')
 
-FIELD_COLUMNS = tuple(c.name for c in USAGE_EVENTS if c.type == "VARCHAR" and c.name != "status")
-"""Columns option `fields` may set: the text columns (`status` is normalised from each source's own codes; counts
-and times are read from fixed places)."""
+FIELD_COLUMNS = (*(c.name for c in USAGE_EVENTS if c.type == "VARCHAR" and c.name != "status"), "attempt")
+"""Columns option `fields` may set: the text columns, and `attempt` (a log that carries the try number in its own
+metadata; cast and checked like any `attempt`: a whole number, 1 for a first try). `status` is normalised from each
+source's own codes; token counts and times are read from fixed places."""
 
 
 @dataclass(frozen=True)
