@@ -281,16 +281,37 @@ def _patched_line(patch: Mapping[str, Any], json_text: Collection[str]) -> str:
     return expr
 
 
+UNREADABLE_COPY = b"\xff<not kept: the file could not be read, so its prompt text could not be removed>\n"
+"""The raw copy of a log file that cannot be read: none of its bytes (which may hold prompt text), and not readable
+either (not UTF-8, not gzip, not Parquet), so that staging quarantines it whole as it would have the original."""
+
+
 def redact_copy(
     source: Path, target: Path, fmt: str, content: Collection[tuple[str, ...]], json_text: Collection[str] = ()
 ) -> None:
     """Copy a log file (`fmt` csv, jsonl or parquet; gzipped when `target` ends in `.gz`) to `target` without the
     values at the `content` paths, in one streaming DuckDB pass. Records keep their numbers: a JSON Lines copy keeps
     blank lines, a CSV or Parquet copy keeps its rows in order with content columns null (a JSON text column is
-    patched inside)."""
-    patch = content_patch(content)
+    patched inside). A file that cannot be read is copied as `UNREADABLE_COPY`."""
     con = connect()
-    con.execute("set preserve_insertion_order = true")
+    try:
+        con.execute("set preserve_insertion_order = true")
+        con.execute(_redacting_copy(con, source, target, fmt, content_patch(content), json_text))
+    except duckdb.Error:
+        target.write_bytes(UNREADABLE_COPY)
+    finally:
+        con.close()
+
+
+def _redacting_copy(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    target: Path,
+    fmt: str,
+    patch: Mapping[str, Any],
+    json_text: Collection[str],
+) -> str:
+    """The COPY statement of `redact_copy`."""
     options = ", compression 'gzip'" if target.suffix == ".gz" else ""
     if fmt == "jsonl":
         lines = jsonl_lines(source)
@@ -313,8 +334,7 @@ def redact_copy(
         replace = f" replace ({', '.join(replaced)})" if replaced else ""
         query = f"select * exclude (_row){replace} from {records} order by _row"
         options = f"format {fmt}{', header true' if fmt == 'csv' else ''}{options}"
-    con.execute(f"copy ({query}) to {sql_string(str(target))} ({options})")
-    con.close()
+    return f"copy ({query}) to {sql_string(str(target))} ({options})"
 
 
 # ---------------------------------------------------------------------------------------------------------------
