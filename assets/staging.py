@@ -18,6 +18,7 @@ import duckdb
 from assets.allocation.rules import Params, cost_category_sql
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.readers import UnreadableFile
 from assets.ingest.validate import cast_or_reject
 from assets.lake import Lake, land_file, replace_partition, write_parquet
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
@@ -153,7 +154,7 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
             kind.read(con, [path], f"src_records_{i}", options)
             con.execute(f"create or replace temp table src_file_{i} as select * from src_records_{i}")
             parts.append(f"select * from src_file_{i}")
-        except duckdb.Error as exc:
+        except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})
     if not parts:
