@@ -72,8 +72,9 @@ def test_no_prompt_text_anywhere_in_the_lake_after_a_run(tmp_path: Path) -> None
     [
         ("litellm_spendlogs", "spend.csv", b"request_id,startTime,messages\nr1,2026-03-02,caf\xe9 " + SECRET.encode()),
         ("langfuse_observations", "obs.parquet", b"PAR1" + SECRET.encode()),
-        ("bedrock_invocation_logs", "batch.json.gz", gzip.compress(SECRET.encode() * 50)[:40]),
+        ("bedrock_invocation_logs", "batch.json.gz", gzip.compress(SECRET.encode() * 50, mtime=0)[:40]),
     ],
+    ids=["litellm-latin1-csv", "langfuse-broken-parquet", "bedrock-cut-gzip"],
 )
 def test_a_log_file_that_cannot_be_read_lands_without_its_bytes_and_is_quarantined_whole(
     tmp_path: Path, kind: str, name: str, content: bytes
