@@ -18,6 +18,7 @@ import duckdb
 from assets.allocation.rules import Params, cost_category_sql
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.readers import UnreadableFile
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, land_file, replace_partition, write_parquet
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
@@ -158,7 +159,7 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
         try:
             kind.read(con, [path], "src_records", options)
             cast_table(con, "src_records", schema, "src_typed", checks=kind.checks, append=True)
-        except duckdb.Error as exc:
+        except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})
 

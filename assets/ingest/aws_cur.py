@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.focus import FOCUS
 from assets.ingest.readers import (
+    UnreadableFile,
     column_text,
     create_view,
     csv_records,
@@ -56,6 +57,7 @@ from assets.ingest.readers import (
     relation_columns,
     sql_string,
 )
+from assets.ingest.records import with_error_column
 from assets.schemas import COST_LINES, MONEY
 
 if TYPE_CHECKING:
@@ -278,19 +280,19 @@ def _line_type_case(line_type: str) -> str:
 
 def _amortized_cost(
     columns: _FileColumns, line_type: str, unblended: str | None
-) -> tuple[str | None, list[tuple[str, str]]]:
-    """SQL of `EffectiveCost` by AMORTIZED_COST, and (condition, reason) of the lines it cannot be computed for: a
-    line item type whose inputs the file lacks (a legacy CUR without the savingsPlan/* columns, say)."""
+) -> tuple[str | None, list[tuple[str, str, str]]]:
+    """SQL of `EffectiveCost` by AMORTIZED_COST, and (condition, reason, missing column) of the lines it cannot be
+    computed for: a line item type whose inputs the file lacks (a legacy CUR without the savingsPlan/* columns)."""
     if unblended is None:
         return None, []
     amounts: dict[str, str] = {}
-    faults: list[tuple[str, str]] = []
+    faults: list[tuple[str, str, str]] = []
     for placeholder, (for_type, inputs) in _AMORTIZED_INPUTS.items():
         missing = [c for c, _ in inputs if columns.text(c) is None]
         if missing:
             amounts[placeholder] = "null"
             reason = f"{missing[0]} missing from file: needed for the amortized cost of {for_type} lines"
-            faults.append((f"{line_type} = {sql_string(for_type)}", sql_string(reason)))
+            faults.append((f"{line_type} = {sql_string(for_type)}", sql_string(reason), missing[0]))
         else:
             amounts[placeholder] = _amount([(columns.sql(c), sign) for c, sign in inputs])
     sql = AMORTIZED_COST.format(
@@ -304,6 +306,9 @@ def _amortized_cost(
     return sql, faults
 
 
+_LINE_TYPE_UNKNOWN = "line_item_line_item_type: not a known line item type: "
+
+
 def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> str:
     fmt = file_format(path)
     if fmt == "jsonl":
@@ -312,13 +317,18 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
     columns = _FileColumns(relation_columns(con, records))
     type_text = columns.text("line_item_line_item_type")
     if type_text is None:
-        raise ValueError(f"{path}: not a Cost and Usage Report (no line_item_line_item_type or lineItem/LineItemType)")
+        raise UnreadableFile(
+            f"{path}: not a Cost and Usage Report (no line_item_line_item_type or lineItem/LineItemType)"
+        )
     line_type = f"trim({type_text})"
     relation = f"(select r.*, {_line_type_case(line_type)} as _lt from {records} r)"
     unblended = columns.text("line_item_unblended_cost")
     amortized, faults = _amortized_cost(columns, line_type, unblended)
-    unknown = f"'line_item_line_item_type: not a known line item type: ' || coalesce(left({line_type}, 60), '(blank)')"
-    error = f"case when _lt is null then {unknown} " + " ".join(f"when {c} then {why}" for c, why in faults) + " end"
+    unknown = f"'{_LINE_TYPE_UNKNOWN}' || coalesce(left({line_type}, 60), '(blank)')"
+    error = f"case when _lt is null then {unknown} " + " ".join(f"when {c} then {why}" for c, why, _ in faults) + " end"
+    at_fault = " ".join(f"when _error = {why} then {sql_string(column)}" for _, why, column in faults)
+    unknown_type = f"starts_with(_error, {sql_string(_LINE_TYPE_UNKNOWN)})"
+    error_column = f"case when {unknown_type} then 'line_item_line_item_type' {at_fault} end"
     usage_type = columns.sql("line_item_usage_type")
     usage_amount = columns.sql("line_item_usage_amount")
     pricing_unit = columns.sql("pricing_unit")
@@ -366,7 +376,7 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "x_Model": model,
         "x_ApiKeyId": columns.text("line_item_iam_principal"),
     }
-    return project(path, relation, COST_LINES, exprs, error=error)
+    return with_error_column(project(path, relation, COST_LINES, exprs, error=error), error_column)
 
 
 def read_cur(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:

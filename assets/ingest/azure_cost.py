@@ -445,12 +445,15 @@ def _covers(folder: str, day: date) -> bool:
     return start <= day <= end
 
 
-def data_rows(path: Path) -> int:
-    """Data rows of an export file, read the way `read` reads it."""
+def data_rows(path: Path) -> int | None:
+    """Data rows of an export file, read the way `read` reads it; None when it cannot be read at all (staging then
+    quarantines it whole, as any unreadable file)."""
     relation = csv_records(path) if file_format(path) == "csv" else parquet_records(path)
     con = connect()
     try:
         return int(con.execute(f"select count(*) from {relation}").fetchall()[0][0])
+    except duckdb.Error:
+        return None
     finally:
         con.close()
 
@@ -488,7 +491,7 @@ def fetch_from_store(store: ExportStore, day: date, workdir: Path) -> list[Fetch
         if path.stat().st_size != byte_count:
             raise ValueError(f"{origin}: {path.stat().st_size} bytes, the manifest says {byte_count}")
         rows = data_rows(path)
-        if rows != row_count:
+        if rows is not None and rows != row_count:
             raise ValueError(f"{origin}: {rows} data rows, the manifest says {row_count}")
         fetched.append(Fetched(path, origin, entry.modified_at))
     expected = manifest.get("dataRowCount")

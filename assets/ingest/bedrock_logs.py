@@ -17,9 +17,10 @@ two cache counts being its parts; `output_tokens` = `outputTokenCount`. A failed
 `errorCode`: status error, error type the code. The operation is `embeddings` for a model id containing `embed`, else
 `chat`. `identity.arn` (the calling principal) is the API key id. Dimensions come from the caller's `requestMetadata`
 keys of the same name (team, feature, customer, agent, workflow); option `fields` maps any text column to other paths
-(syntax in `assets.ingest.litellm`), e.g. `{team: requestMetadata.cost_center}`. The prompt and response bodies
-(`input.inputBodyJson`, `output.outputBodyJson`) are never read, and raw keeps a copy of each object without them
-(`redact`). The log has no latency and no service tier.
+(syntax in `assets.ingest.records`), e.g. `{team: requestMetadata.cost_center}`. Bedrock logs no try number: a caller
+that retries can pass it in `requestMetadata` and map it, `{attempt: requestMetadata.attempt}` (a whole number ≥ 1).
+The prompt and response bodies (`input.inputBodyJson`, `output.outputBodyJson`) are never read, and raw keeps a copy
+of each object without them (`redact`). The log has no latency and no service tier.
 
 Duplicates: `requestId` identifies an invocation, and S3 delivery is at least once, so the same record may arrive twice,
 in two objects and even two hour folders. A `RowCheck` sees one row and cannot dedupe, and `read` sees one day's files
@@ -38,8 +39,8 @@ import boto3
 import duckdb
 
 from assets.ingest.base import Fetched, SourceKind
-from assets.ingest.litellm import RecordPaths, configured_paths, counts_text, provider_id, redact_copy
 from assets.ingest.readers import create_view
+from assets.ingest.records import RecordPaths, configured_paths, counts_text, provider_id, redact_copy
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import DIMENSIONS, USAGE_EVENTS
 

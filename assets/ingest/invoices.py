@@ -38,7 +38,6 @@ import duckdb
 
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS, tags_text
-from assets.ingest.litellm import with_error_column
 from assets.ingest.readers import (
     MISSING_COLUMN,
     column_text,
@@ -52,6 +51,7 @@ from assets.ingest.readers import (
     sql_string,
     utc_text,
 )
+from assets.ingest.records import with_error_column
 from assets.ingest.validate import RowCheck
 from assets.schemas import COST_LINES
 from pipelines.config import COST_CATEGORIES

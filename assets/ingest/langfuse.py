@@ -13,9 +13,10 @@ Columns: `startTime` is the event time and `endTime - startTime` the latency; `p
 (v2) → customer; `level` ERROR → status error with `statusMessage` as the error type. `sessionId` is a conversation
 that spans traces, not a column of `usage_events`: map it with option `fields` if wanted. Dimensions default to
 `metadata.<dimension>` (team, feature, agent, workflow); option `fields` maps any of them to other paths, e.g.
-`tags[team:*]` (the syntax is in `assets.ingest.litellm`). Langfuse observations do not name the provider: give
-option `provider` (e.g. `openai`) or a path in `fields.provider` (e.g. `metadata.ls_provider`, which LangChain
-sets); it is normalised to the price catalog's ids.
+`tags[team:*]` (the syntax is in `assets.ingest.records`). Observations carry no try number: an application that
+retries can put it in `metadata` and map it, `{attempt: metadata.attempt}` (a whole number ≥ 1). Langfuse
+observations do not name the provider: give option `provider` (e.g. `openai`) or a path in `fields.provider` (e.g.
+`metadata.ls_provider`, which LangChain sets); it is normalised to the price catalog's ids.
 
 Tokens: `usageDetails` maps Langfuse usage types to counts, and Langfuse's convention is that the types are
 disjoint parts — its SDKs subtract the cached tokens from `input` and store them as `input_cached_tokens` (OpenAI),
@@ -48,8 +49,8 @@ from typing import Any
 import duckdb
 
 from assets.ingest.base import SourceKind
-from assets.ingest.litellm import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
 from assets.ingest.readers import create_view, file_format, sql_string
+from assets.ingest.records import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
 

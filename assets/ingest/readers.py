@@ -38,6 +38,11 @@ _SLASH_FORMATS = [f"{d} {t}".strip() for d in ("%m/%d/%y", "%m/%d/%Y") for t in 
 """US dates as in the FOCUS spec's SaaS examples (`4/1/25`); two-digit years first (`%Y` reads `25` as 25 AD)."""
 
 
+class UnreadableFile(ValueError):
+    """A file whose content a kind cannot read at all (a CUR without its line item type column): staging quarantines
+    it whole, as it does a file DuckDB cannot parse, and goes on with the other files."""
+
+
 def sql_string(value: str) -> str:
     """`value` as a SQL string literal."""
     return "'" + value.replace("'", "''") + "'"

@@ -21,6 +21,7 @@ USAGE_EVENT_CHECKS: tuple[RowCheck, ...] = (
         "output_tokens is null or coalesce(reasoning_tokens, 0) <= output_tokens",
         "reasoning tokens exceed output tokens",
     ),
+    RowCheck("attempt", "attempt is null or attempt >= 1", "attempt must be 1 or more (1 = first try)", shown=True),
     RowCheck(
         "cache_write_1h_tokens",
         "cache_write_tokens is null or coalesce(cache_write_1h_tokens, 0) <= cache_write_tokens",
@@ -28,7 +29,7 @@ USAGE_EVENT_CHECKS: tuple[RowCheck, ...] = (
     ),
 )
 """Token buckets are parts of their totals whatever the source (`assets.schemas.USAGE_EVENTS`); checked where
-the total is known."""
+the total is known. `attempt` counts tries from 1: a 0 would be neither a first try nor a retry."""
 
 USAGE_JSONL = SourceKind(
     "usage_jsonl", "usage_events", canonical_reader(USAGE_EVENTS, frozenset({"jsonl"})), USAGE_EVENT_CHECKS

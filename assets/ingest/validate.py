@@ -102,7 +102,8 @@ def _failure(column: Column, source_types: dict[str, str]) -> list[tuple[str, st
         out.append((f"{raw} is not null and {typed} is null", f"not a valid {column.type.lower()}"))
     bound = _BOUNDS.get(column.type)
     if bound and bound[1]:
-        out.append((f"{typed} is not null and not ({bound[0].replace('v', typed)})", bound[1]))
+        # coalesce: a bound that is null for the value (`year` of an infinite timestamp) does not hold
+        out.append((f"{typed} is not null and not coalesce({bound[0].replace('v', typed)}, false)", bound[1]))
     return out
 
 

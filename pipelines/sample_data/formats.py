@@ -66,6 +66,8 @@ def _iso(column: str) -> pl.Expr:
 
 _END_TIME = pl.col("event_time") + pl.duration(microseconds=(pl.col("latency_ms") * 1000).round().cast(pl.Int64))
 _TRACE = {c: pl.col(c) for c in ("trace_id", "span_id", "parent_span_id", "prompt_hash")}
+_RETRY_ATTEMPT = pl.when(pl.col("attempt") > 1).then(pl.col("attempt")).alias("attempt")
+"""The try number an application passes in a log's own metadata (Langfuse, Bedrock log none): set on retries."""
 
 
 def write_litellm_csv(frame: pl.DataFrame, out: BinaryIO, header: bool) -> None:
@@ -140,6 +142,7 @@ def write_langfuse_jsonl(frame: pl.DataFrame, out: BinaryIO) -> None:
             pl.col("feature"),
             pl.col("agent"),
             pl.col("workflow"),
+            _RETRY_ATTEMPT,
         ),
     ).write_ndjson(out)
 
@@ -167,7 +170,13 @@ def write_bedrock_logs(frame: pl.DataFrame, out_dir: Path, day: dt.date, chunk: 
         ),
         output=pl.struct(outputContentType=pl.lit("application/json"), outputTokenCount=pl.col("output_tokens")),
         requestMetadata=pl.struct(
-            pl.col("team"), pl.col("feature"), pl.col("customer"), pl.col("agent"), pl.col("workflow"), **_TRACE
+            pl.col("team"),
+            pl.col("feature"),
+            pl.col("customer"),
+            pl.col("agent"),
+            pl.col("workflow"),
+            _RETRY_ATTEMPT,
+            **_TRACE,
         ),
     )
     written = []

@@ -24,6 +24,7 @@ from assets.ingest.aws_cur import AWS_CUR, LINE_ITEM_TYPES, legacy_period
 from assets.ingest.validate import cast_or_reject
 from assets.schemas import COST_LINES
 from assets.sql import connect
+from assets.staging import read_files
 from pipelines.config import AllocationConfig
 from tests.unit.test_ingest_readers import rows, stage
 
@@ -487,12 +488,12 @@ def test_broken_lines_are_quarantined_with_the_column_and_reason_and_none_is_los
     staged, rejected = stage(AWS_CUR, [path])
     assert [r["_row"] for r in staged] == [1]
     assert [(r["row"], r["column"], r["reason"]) for r in rejected] == [
-        (2, None, "line_item_line_item_type: not a known line item type: Bogus"),
+        (2, "line_item_line_item_type", "line_item_line_item_type: not a known line item type: Bogus"),
         (3, "BilledCost", "not a valid decimal(38,10)"),
         (4, "EffectiveCost", "not a valid decimal(38,10)"),
         (
             5,
-            None,
+            "reservation_unused_amortized_upfront_fee_for_billing_period",
             "reservation_unused_amortized_upfront_fee_for_billing_period missing from file: "
             "needed for the amortized cost of RIFee lines",
         ),
@@ -541,6 +542,21 @@ def test_a_file_that_is_not_a_cost_and_usage_report_is_refused(tmp_path: Path) -
     focus.write_text("BilledCost,ChargePeriodStart\n1,2025-01-15\n")
     with pytest.raises(ValueError, match=r"focus\.csv: not a Cost and Usage Report"):
         stage(AWS_CUR, [focus])
+
+
+def test_a_file_without_a_line_item_type_is_quarantined_whole_and_the_other_files_are_staged(tmp_path: Path) -> None:
+    """Found by tests/property/test_parsers_fuzz.py: a CUR file whose header lost its line item type column raised
+    out of staging and stopped the whole day."""
+    good = legacy_csv(tmp_path / "good.csv.gz", [legacy_line()])
+    untyped = {k: v for k, v in legacy_line().items() if k != "lineItem/LineItemType"}
+    bad = legacy_csv(tmp_path / "bad.csv.gz", [untyped], [h for h in LEGACY_HEADER if h != "lineItem/LineItemType"])
+    con = connect()
+    read_files(con, AWS_CUR, [bad, good], {})
+    assert rows(con, "select * from unreadable") == [
+        {"source_file": "bad.csv.gz", "reason": f"unreadable file: {bad}: not a Cost and Usage Report (no "
+         "line_item_line_item_type or lineItem/LineItemType)"}
+    ]  # fmt: skip
+    assert rows(con, "select _file, _row from src_raw") == [{"_file": str(good), "_row": 1}]
 
 
 def test_the_aws_manifest_landed_beside_the_data_is_not_read_as_rows(tmp_path: Path) -> None:

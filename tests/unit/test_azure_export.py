@@ -560,3 +560,27 @@ def test_a_day_lands_the_latest_run_with_its_manifest_and_stages_categories_from
         (2, "gpu_idle", Decimal("13.50"), Decimal("0")),
         (3, "data_transfer", Decimal("0.25"), Decimal("0.25")),
     ]
+
+
+def test_a_blob_that_cannot_be_read_is_landed_and_quarantined_whole_instead_of_stopping_the_day(tmp_path: Path) -> None:
+    """A blob of the manifest's size that is not UTF-8 used to raise out of the fetch, stopping every source's day."""
+    root = tmp_path / "ai-export"
+    export_run(root, "20230901-20230930", "run-x", EA_AMORTIZED, datetime(2023, 9, 23, tzinfo=UTC))
+    blob = root / "20230901-20230930" / "run-x" / "part_0_0001.csv"
+    blob.write_bytes(b"\xff" * blob.stat().st_size)
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\n"
+        f"sources:\n  - {{name: azure, kind: azure_export, path: '{root}'}}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    day = date(2023, 9, 22)
+    assert land_day(settings, day) == {"azure": 2}
+    stage_day(settings, day)
+    with connect() as con:
+        quarantined = con.execute(
+            "select source_file, source_row, reason from read_parquet($f)",
+            {"f": str(Lake(settings.app.lake).partition_file("quarantine", day, "azure"))},
+        ).fetchall()
+    ((name, row, reason),) = quarantined
+    assert name.endswith("-part_0_0001.csv") and row is None and reason.startswith("unreadable file: ")

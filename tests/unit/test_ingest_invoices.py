@@ -197,3 +197,17 @@ def test_a_file_without_a_required_column_has_every_row_rejected_naming_the_file
 def test_options_are_checked_before_anything_is_read(tmp_path: Path, options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         INVOICE_LINES.read(connect(), [tmp_path / "never-opened.csv"], "raw", options)
+
+
+@pytest.mark.parametrize("start", ["-Infinity", "infinity"])
+def test_an_infinite_period_start_is_quarantined_not_spread_from_the_beginning_of_time(
+    tmp_path: Path, start: str
+) -> None:
+    """Found by tests/property/test_parsers_fuzz.py: the year of an infinite timestamp is null, so the range check
+    passed it and the line was staged and spread."""
+    path = invoice_csv(tmp_path / "invoices.csv", f"Pinecone,INV-1,{start},2026-03-31,Reads,10.00,USD,,,,,vector_db")
+    staged, rejected = stage(INVOICE_LINES, [path])
+    assert staged == []
+    assert [(r["column"], r["reason"]) for r in rejected] == [
+        ("ChargePeriodStart", "timestamp out of range 1990..2200")
+    ]

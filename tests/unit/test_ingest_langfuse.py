@@ -189,3 +189,18 @@ def test_the_raw_copy_drops_input_and_output_and_stages_exactly_as_the_delivered
     staged_copy, rejected_copy = stage(LANGFUSE_OBSERVATIONS, [copy], OPTIONS)
     assert [{**r, "_file": None} for r in staged_copy] == [{**r, "_file": None} for r in staged]
     assert [r["row"] for r in rejected_copy] == [r["row"] for r in rejected] == [3]
+
+
+def test_an_attempt_in_metadata_is_read_through_fields_and_must_be_a_whole_number_from_one(tmp_path: Path) -> None:
+    attempts = [2, "3", 1.0, None, 0, 1.5, "again"]
+    path = write_jsonl(
+        tmp_path / "observations.jsonl",
+        [{**OPENAI_CALL, "metadata": {**OPENAI_CALL["metadata"], "attempt": a}} for a in attempts],
+    )
+    staged, rejected = stage(LANGFUSE_OBSERVATIONS, [path], {**OPTIONS, "fields": {"attempt": "metadata.attempt"}})
+    assert [(r["_row"], r["attempt"]) for r in staged] == [(1, 2), (2, 3), (3, 1), (4, None)]
+    assert [(r["row"], r["column"], r["reason"]) for r in rejected] == [
+        (5, "attempt", "attempt must be 1 or more (1 = first try)"),
+        (6, "attempt", "not a valid integer"),
+        (7, "attempt", "not a valid integer"),
+    ]

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets.ingest.litellm import LITELLM_SPENDLOGS, FieldPath, configured_paths, parse_path
+from assets.ingest.litellm import LITELLM_SPENDLOGS
+from assets.ingest.records import FieldPath, configured_paths, parse_path
 from tests.unit.test_ingest_readers import stage
 
 SECRET = "my card number is 4111"
@@ -279,3 +280,12 @@ def test_the_raw_copy_has_no_prompt_text_and_stages_exactly_as_the_delivered_fil
         == without_file(rejected)
         == [{"row": 6, "column": None, "reason": "malformed JSON"}]
     )
+
+
+def test_an_attempt_path_in_fields_replaces_the_attempted_retries(tmp_path: Path) -> None:
+    call = {**CALL, "metadata": json.dumps({**json.loads(CALL["metadata"]), "try": 3})}
+    path = write_csv(tmp_path / "spend.csv", [CALL, call])
+    default, _ = stage(LITELLM_SPENDLOGS, [path])
+    mapped, rejected = stage(LITELLM_SPENDLOGS, [path], {"fields": {"attempt": "metadata.try"}})
+    assert [r["attempt"] for r in default] == [3, 3] and rejected == []
+    assert [r["attempt"] for r in mapped] == [None, 3]

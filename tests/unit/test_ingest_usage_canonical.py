@@ -91,6 +91,7 @@ def test_jsonl_lines_are_staged_or_quarantined_with_their_line_numbers(tmp_path:
         ({"event_time": None}, "event_time", "required value missing"),
         ({"event_time": "1970-01-01T00:00:00Z"}, "event_time", "timestamp out of range 1990..2200"),
         ({"attempt": "first"}, "attempt", "not a valid integer"),
+        ({"attempt": 0}, "attempt", "attempt must be 1 or more (1 = first try)"),
     ],
 )
 def test_a_broken_call_is_quarantined_with_column_and_reason(

@@ -7,12 +7,16 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+
+from assets.ingest.records import UNREADABLE_COPY
 from assets.ingest.redact import redact_otlp_json
 from assets.lake import Lake
 from assets.sql import connect
 from assets.staging import land_day, stage_day
 from pipelines.config import load_settings
 from tests.unit.test_ingest_otlp import NEW_STYLE, SECRET, request
+from tests.unit.test_staging import staged
 
 DAY = date(2026, 3, 2)  # NEW_STYLE starts at 1772445600 s = 2026-03-02T10:00:00Z
 
@@ -61,3 +65,36 @@ def test_no_prompt_text_anywhere_in_the_lake_after_a_run(tmp_path: Path) -> None
         ).fetchall()
         staged = con.execute("select count(*) from everything where input_tokens = 1200").fetchall()
     assert hits == [(0,)] and staged == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "content"),
+    [
+        ("litellm_spendlogs", "spend.csv", b"request_id,startTime,messages\nr1,2026-03-02,caf\xe9 " + SECRET.encode()),
+        ("langfuse_observations", "obs.parquet", b"PAR1" + SECRET.encode()),
+        ("bedrock_invocation_logs", "batch.json.gz", gzip.compress(SECRET.encode() * 50, mtime=0)[:40]),
+    ],
+    ids=["litellm-latin1-csv", "langfuse-broken-parquet", "bedrock-cut-gzip"],
+)
+def test_a_log_file_that_cannot_be_read_lands_without_its_bytes_and_is_quarantined_whole(
+    tmp_path: Path, kind: str, name: str, content: bytes
+) -> None:
+    """Found by tests/property/test_parsers_fuzz.py: redacting an unreadable log raised and stopped the whole day."""
+    folder = "logs/AWSLogs/1/BedrockModelInvocationLogs/r/2026/03/02/10" if kind.startswith("bedrock") else "logs"
+    (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / folder / name).write_bytes(content)
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    path = str(tmp_path / "logs") if kind.startswith("bedrock") else f"logs/{name}"
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\n"
+        f"sources:\n  - {{name: logs, kind: {kind}, path: '{path}', options: {{provider: openai}}}}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    land_day(settings, DAY)
+    stage_day(settings, DAY)
+    (raw,) = Lake(settings.app.lake).raw_dir("logs").iterdir()
+    assert raw.read_bytes() == UNREADABLE_COPY
+    (log,) = staged(settings, "ingest_log", DAY)
+    assert log["unreadable_reason"].startswith("unreadable file: ") and log["rows_read"] == 0
+    (row,) = staged(settings, "quarantine", DAY)
+    assert (row["source_file"], row["source_row"]) == (raw.name, None)

@@ -15,15 +15,20 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 from genai_prices import Usage, calc_price
 
 import pipelines.sample_data as sample_data
+from assets.ingest.bedrock_logs import BEDROCK_INVOCATION_LOGS
+from assets.ingest.langfuse import LANGFUSE_OBSERVATIONS
 from assets.schemas import USAGE_EVENTS, column_names
 from pipelines.sample_data import generate
 from pipelines.sample_data.bills import invoice_lines
 from pipelines.sample_data.calls import ChunkSpec, generate_chunk
 from pipelines.sample_data.universe import UNLOGGED_KEY
+from tests.unit.test_ingest_readers import stage
 
+REPO = Path(__file__).resolve().parents[2]
 START = dt.date(2026, 11, 2)
 DAYS = 7
 CALLS = 20_000
@@ -792,3 +797,20 @@ def test_a_large_day_is_written_in_chunks(tmp_path: Path, monkeypatch: pytest.Mo
     schema = pl.read_parquet_schema(parts[0])
     assert list(schema) == column_names(USAGE_EVENTS)
     assert schema["event_time"] == pl.Datetime("ms", "UTC")
+
+
+def test_langfuse_and_bedrock_records_of_retries_carry_the_attempt_that_the_demo_config_maps(
+    week: tuple[Path, dict],
+) -> None:
+    out, _ = week
+    demo = {s["name"]: s for s in yaml.safe_load((REPO / "apportion.yaml").read_text())["sources"]}
+    date = DATES[0]
+    bedrock_files = sorted((out / BEDROCK_DIR / date.replace("-", "/")).glob("*/*.json.gz"))[:2]  # a buffer per file
+    for kind, files, options in (
+        (LANGFUSE_OBSERVATIONS, [out / "langfuse" / date / "observations.jsonl"], demo["research_traces"]["options"]),
+        (BEDROCK_INVOCATION_LOGS, bedrock_files, demo["bedrock_logs"]["options"]),
+    ):
+        staged, rejected = stage(kind, files, options)
+        attempts = pl.DataFrame(staged)["attempt"]
+        assert rejected == [] and set(attempts.drop_nulls()) == {2}, kind.name
+        assert 0.03 <= attempts.is_not_null().mean() <= 0.15, kind.name
