@@ -43,7 +43,7 @@ from genai_prices.types import ModelInfo, ModelPrice, StartDateConstraint, Tiere
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from assets.lake import Lake, register_day_view, write_parquet
-from assets.schemas import STAGED_USAGE_EVENTS
+from assets.schemas import PRICED_USAGE, STAGED_USAGE_EVENTS
 from assets.sql import connect, run_model
 from pipelines.config import Settings, parse_yaml
 from pipelines.partitions import daily
@@ -399,8 +399,9 @@ def build_price_table(pairs: Iterable[tuple[str, str]], overrides: PriceOverride
 
 
 def price_usage(con: duckdb.DuckDBPyConnection, overrides: PriceOverrides) -> None:
-    """Price the calls of the view `usage_day`: registers `price_table`, creates `priced_day` (every call
-    with `list_cost`, `catalog_model`, `price_source`) and `unpriced_models`."""
+    """Price the calls of the view `usage_day`: registers `price_table` and `price_boxes` (it resolved per box of
+    instants and input tokens), and creates the views `priced_day` (every call with `list_cost`, `catalog_model`,
+    `price_source`) and `unpriced_models`."""
     pairs = run_model(con, "pricing/usage_models")
     con.register("price_table", build_price_table(pairs, overrides))
     run_model(con, "pricing/priced_usage")
@@ -408,17 +409,20 @@ def price_usage(con: duckdb.DuckDBPyConnection, overrides: PriceOverrides) -> No
 
 
 def price_day(settings: Settings, day: date) -> dict[str, Any]:
-    """Write the `priced_usage` partition of `day`; returns the row count and the models left unpriced."""
+    """Write the `priced_usage` partition of `day`; returns the row count and the models left unpriced.
+
+    The calls keep the order of the staged partition (its files by name, each in its own order): a call meets at
+    most one price box, so pricing is a streaming lookup that DuckDB runs in insertion order, with no sort of the
+    wide rows; the same staged input gives the same file byte for byte."""
     lake = Lake(settings.app.lake)
     overrides = load_price_overrides(settings.app.prices) if settings.app.prices else PriceOverrides()
     con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir())
+    con.execute("set preserve_insertion_order = true")
     register_day_view(con, lake, "usage_events", day, "usage_day", STAGED_USAGE_EVENTS)
     price_usage(con, overrides)
-    rows = write_parquet(
-        con,
-        "select * from priced_day order by x_Source, x_SourceFile, x_SourceRow",
-        lake.partition_file("priced_usage", day),
-    )
+    target = lake.partition_file("priced_usage", day)
+    rows = write_parquet(con, "select * from priced_day", target)
+    register_day_view(con, lake, "priced_usage", day, "priced_day", PRICED_USAGE)
     unpriced = con.execute("select provider, model, calls from unpriced_models order by calls desc").fetchall()
     con.close()
     return {"rows": rows, "unpriced": unpriced}

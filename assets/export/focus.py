@@ -218,10 +218,8 @@ def _write_csv(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> int:
     return int(rows)
 
 
-def export_day(
-    con: duckdb.DuckDBPyConnection, settings: Settings, day: date, target: Path, version: str, fmt: str
-) -> int:
-    """Write the FOCUS Cost and Usage rows of `day` to `target` (atomically); returns the rows written."""
+def prepare_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> None:
+    """Build `focus_pieces`, the FOCUS rows of `day` that every version writes, or raise `FocusExportError`."""
     _register_inputs(con, settings, day)
     run_model(
         con,
@@ -238,8 +236,38 @@ def export_day(
     )
     _refuse_problems(con, day)
     run_model(con, "export/focus_pieces")
+
+
+def write_version(con: duckdb.DuckDBPyConnection, target: Path, version: str, fmt: str) -> int:
+    """Write the prepared day's rows as FOCUS `version` to `target` (atomically); returns the rows written."""
     query = load_sql(f"export/focus_cost_and_usage_{version.replace('.', '_')}")
     return write_parquet(con, query, target) if fmt == "parquet" else _write_csv(con, query, target)
+
+
+def export_focus_versions(
+    settings: Settings, start: date, end: date, out_dirs: dict[str, Path], fmt: str = "parquet"
+) -> dict[str, dict]:
+    """Export the days `start`..`end` (inclusive) as each FOCUS version of `out_dirs` (version → directory) in `fmt`,
+    one file per day and version: `<out_dir>/charge_date=<day>/data.<fmt>`. A day's rows are built once for all
+    versions. Returns a summary per version: version, format, days, rows, files."""
+    for version in out_dirs:
+        check_choice(version, fmt)
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    summaries = {v: {"version": v, "format": fmt, "days": len(days), "rows": 0, "files": []} for v in out_dirs}
+    con = connect(memory_limit=settings.app.memory_limit, temp_directory=Lake(settings.app.lake).tmp_dir())
+    con.execute("set preserve_insertion_order = true")
+    try:
+        for day in days:
+            prepare_day(con, settings, day)
+            for version, out_dir in out_dirs.items():
+                target = day_file(Path(out_dir), day, fmt)
+                summaries[version]["rows"] += write_version(con, target, version, fmt)
+                summaries[version]["files"].append(str(target))
+    finally:
+        con.close()
+    return summaries
 
 
 def export_focus(
@@ -247,20 +275,7 @@ def export_focus(
 ) -> dict:
     """Export the days `start`..`end` (inclusive) as FOCUS `version` in `fmt` (parquet or csv), one file per day:
     `<out_dir>/charge_date=<day>/data.<fmt>`. Returns a summary: version, format, days, rows, files."""
-    check_choice(version, fmt)
-    if end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    files, rows = [], 0
-    con = connect(memory_limit=settings.app.memory_limit, temp_directory=Lake(settings.app.lake).tmp_dir())
-    try:
-        for day in days:
-            target = day_file(Path(out_dir), day, fmt)
-            rows += export_day(con, settings, day, target, version, fmt)
-            files.append(str(target))
-    finally:
-        con.close()
-    return {"version": version, "format": fmt, "days": len(days), "rows": rows, "files": files}
+    return export_focus_versions(settings, start, end, {version: out_dir}, fmt)[version]
 
 
 class FocusExportConfig(dg.Config):
@@ -282,8 +297,6 @@ def focus_export(
 ) -> dg.MaterializeResult:
     settings = apportion.settings()
     days = partition_days(context)
-    metadata: dict[str, int] = {}
-    for version in config.focus_versions:
-        summary = export_focus(settings, min(days), max(days), lake_export_dir(settings, version), version)
-        metadata[f"rows/{version}"] = summary["rows"]
-    return dg.MaterializeResult(metadata=metadata)
+    out_dirs = {version: lake_export_dir(settings, version) for version in config.focus_versions}
+    summaries = export_focus_versions(settings, min(days), max(days), out_dirs)
+    return dg.MaterializeResult(metadata={f"rows/{v}": summary["rows"] for v, summary in summaries.items()})

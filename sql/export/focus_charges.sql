@@ -93,6 +93,7 @@ derived as (
 defaulted as (
     select
         * replace (coalesce(ServiceSubcategory, 'Other (' || ServiceCategory || ')') as ServiceSubcategory),
+        cast(metric_amount * 10000000000 as hugeint) as metric_units,
         cast(BilledCost * 10000000000 as hugeint) as billed_units,
         cast(EffectiveCost * 10000000000 as hugeint) as effective_units,
         cast(ListCost * 10000000000 as hugeint) as list_units,

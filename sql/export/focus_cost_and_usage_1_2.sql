@@ -1,5 +1,6 @@
 -- FOCUS 1.2 Cost and Usage: one row per allocated piece of a charge. 1.2 has no allocation columns (nor 1.3's
--- ServiceProviderName / HostProviderName), so the attribution goes into Tags (keys apportion/…) and x_ columns
+-- ServiceProviderName / HostProviderName), so the attribution goes into Tags (keys apportion/…) and x_ columns.
+-- Rows in focus_pieces' order (by charge and piece): the connection preserves insertion order
 select
     * exclude (
         AllocatedMethodDetails, AllocatedMethodId, AllocatedResourceId, AllocatedResourceName, AllocatedTags,
@@ -14,4 +15,3 @@ select
     attribution.ratio as x_AllocatedRatio,
     attribution.unallocated_reason as x_UnallocatedReason
 from focus_pieces
-order by attribution.line, attribution.piece

@@ -4,7 +4,7 @@
 -- pieces the way allocation split the cost metric: integer units of 1e-10 by weight / total_weight, largest
 -- remainder, ties in allocation's order. So per charge every column's pieces sum to it exactly and keep its sign,
 -- and the cost metric's pieces are the allocated amounts.
-create or replace temp view focus_pieces as
+create or replace temp table focus_pieces as
 with pieces as (
     select
         a.*,
@@ -29,66 +29,57 @@ with pieces as (
     join focus_charges c on a.line_id = c.line_id
 ),
 
--- one row per piece and summable column (1 BilledCost, 2 EffectiveCost, 3 ListCost, 4 ContractedCost,
--- 5 PricingQuantity, 6 ConsumedQuantity), keyed by integers so that the windows below sort fast
-measures as (
-    select
-        p.line_no,
-        p.piece_no,
-        p.weight_units,
-        p.total_weight_units,
-        m.measure,
-        case m.measure
-            when 1 then c.billed_units
-            when 2 then c.effective_units
-            when 3 then c.list_units
-            when 4 then c.contracted_units
-            when 5 then c.pricing_quantity_units
-            when 6 then c.consumed_quantity_units
-        end as line_units
-    from pieces p
-    join focus_charges c on p.line_no = c.line_no
-    cross join range(1, 7) m(measure)
+-- the values each charge splits over its pieces: the distinct absolute values of its summable columns, except the
+-- cost metric's own (allocation split it already: its pieces are the allocated amounts). Most charges have none
+-- left, or one (their quantity), so few rows are ranked.
+line_values as (
+    select distinct line_no, abs(units) as units
+    from (
+        select
+            line_no,
+            metric_units,
+            unnest([
+                billed_units, effective_units, list_units, contracted_units, pricing_quantity_units,
+                consumed_quantity_units
+            ]) as units
+        from focus_charges
+    )
+    where units is not null and units is distinct from metric_units
 ),
 
 floored as (
     select
-        *,
-        (abs(line_units) * weight_units) // total_weight_units as base_units,
-        (abs(line_units) * weight_units) % total_weight_units as remainder
-    from measures
+        p.line_no,
+        p.piece_no,
+        v.units,
+        (v.units * p.weight_units) // p.total_weight_units as base_units,
+        (v.units * p.weight_units) % p.total_weight_units as remainder
+    from pieces p
+    join line_values v on p.line_no = v.line_no
 ),
 
 ranked as (
     select
-        *,
-        abs(line_units) - sum(base_units) over (partition by line_no, measure) as leftover,
-        row_number() over (partition by line_no, measure order by remainder desc, piece_no) as remainder_rank
+        line_no,
+        piece_no,
+        units,
+        base_units + case
+            when row_number() over (partition by line_no, units order by remainder desc, piece_no)
+                <= units - sum(base_units) over (partition by line_no, units)
+                then 1
+            else 0
+        end as piece_units
     from floored
 ),
 
-split as (
+-- each piece's share of each value of its charge, as two parallel lists
+shares as (
     select
         line_no,
         piece_no,
-        measure,
-        cast(
-            sign(line_units) * (base_units + case when remainder_rank <= leftover then 1 else 0 end) as decimal(38, 0)
-        ) * 0.0000000001 as value
+        list(units order by units) as units,
+        list(piece_units order by units) as piece_units
     from ranked
-),
-
-amounts as (
-    select
-        line_no,
-        piece_no,
-        any_value(value) filter (where measure = 1) as BilledCost,
-        any_value(value) filter (where measure = 2) as EffectiveCost,
-        any_value(value) filter (where measure = 3) as ListCost,
-        any_value(value) filter (where measure = 4) as ContractedCost,
-        any_value(value) filter (where measure = 5) as PricingQuantity,
-        any_value(value) filter (where measure = 6) as ConsumedQuantity
-    from split
     group by line_no, piece_no
 ),
 
@@ -136,7 +127,11 @@ select
         coalesce(nullif(concat_ws(' / ', p.team, p.feature, p.customer, p.agent, p.workflow), ''), 'unallocated')
     end as AllocatedResourceName,
     case when p.allocation_rule <> 'unallocated' then nullif(p.dimension_tags::varchar, '{}') end as AllocatedTags,
-    a.BilledCost,
+    case
+        when c.billed_units = c.metric_units then p.amount
+        else cast(sign(c.billed_units) * a.piece_units[list_position(a.units, abs(c.billed_units))] as decimal(38, 0))
+            * 0.0000000001
+    end as BilledCost,
     c.BillingAccountId,
     c.BillingAccountName,
     c.BillingCurrency,
@@ -152,15 +147,35 @@ select
     c.ChargePeriodStart,
     c.CommitmentDiscountId,
     c.CommitmentDiscountStatus,
-    a.ConsumedQuantity,
+    case
+        when c.consumed_quantity_units = c.metric_units then p.amount
+        else cast(sign(c.consumed_quantity_units) * a.piece_units[list_position(a.units, abs(c.consumed_quantity_units))] as decimal(38, 0))
+            * 0.0000000001
+    end as ConsumedQuantity,
     c.ConsumedUnit,
-    a.ContractedCost,
-    a.EffectiveCost,
+    case
+        when c.contracted_units = c.metric_units then p.amount
+        else cast(sign(c.contracted_units) * a.piece_units[list_position(a.units, abs(c.contracted_units))] as decimal(38, 0))
+            * 0.0000000001
+    end as ContractedCost,
+    case
+        when c.effective_units = c.metric_units then p.amount
+        else cast(sign(c.effective_units) * a.piece_units[list_position(a.units, abs(c.effective_units))] as decimal(38, 0))
+            * 0.0000000001
+    end as EffectiveCost,
     c.HostProviderName,
     c.InvoiceId,
     c.InvoiceIssuerName,
-    a.ListCost,
-    a.PricingQuantity,
+    case
+        when c.list_units = c.metric_units then p.amount
+        else cast(sign(c.list_units) * a.piece_units[list_position(a.units, abs(c.list_units))] as decimal(38, 0))
+            * 0.0000000001
+    end as ListCost,
+    case
+        when c.pricing_quantity_units = c.metric_units then p.amount
+        else cast(sign(c.pricing_quantity_units) * a.piece_units[list_position(a.units, abs(c.pricing_quantity_units))] as decimal(38, 0))
+            * 0.0000000001
+    end as PricingQuantity,
     c.PricingUnit,
     c.ProviderName,
     c.PublisherName,
@@ -204,6 +219,7 @@ select
     } as attribution
 from pieces p
 join focus_charges c on p.line_no = c.line_no
-join amounts a on p.line_no = a.line_no and p.piece_no = a.piece_no
+left join shares a on p.line_no = a.line_no and p.piece_no = a.piece_no
 join origin_tags t on p.line_no = t.line_no
 left join focus_drivers d on p.allocation_rule = d.rule_name
+order by p.line_no, p.piece_no

@@ -1,106 +1,264 @@
--- priced_day: every usage_day row with its list cost at the dated price table; one row per usage_day row
-create or replace table priced_day as
+-- price_boxes: the price table resolved in advance, so that each call meets at most one row. Per provider, model
+-- and service tier, the instants and input-token counts are cut where any row of the model starts or ends (a valid
+-- date, a time of day, a tier threshold); on each box the price rows in effect are the same everywhere, so the row a
+-- call there pays is picked once per box: its own tier before standard, then the highest threshold reached.
+-- Prices in integer units of 1e-10 USD per million tokens (per thousand requests); a null price stays null.
+create or replace temp table price_boxes as
 
-with calls as (
-    select
-        row_number() over () as call_id,
-        *
+with usage_span as (
+    select min(event_time) as first_call, max(event_time) as last_call
     from usage_day
 ),
 
-candidates as (
-    -- price rows of the call's model in effect at its instant and time of day (UTC), of its service tier or
-    -- standard, and of a threshold the call's input tokens reach
+tiers as (
+    select distinct provider, model, service_tier
+    from price_table
+),
+
+date_cuts as (
+    select provider, model, valid_from as cut from price_table where valid_from is not null
+    union
+    select provider, model, valid_to from price_table where valid_to is not null
+),
+
+date_spans as (
+    -- the first span is open before the first cut (null), the last open after the last one (null)
+    select provider, model, null::timestamptz as valid_from, min(cut) as valid_to
+    from date_cuts
+    group by provider, model
+    union all
+    select provider, model, cut, lead(cut) over (partition by provider, model order by cut)
+    from date_cuts
+),
+
+time_cuts as (
+    select provider, model, time_of_day_start as cut from price_table where time_of_day_start is not null
+    union
+    select provider, model, time_of_day_end from price_table where time_of_day_end is not null
+),
+
+time_spans as (
+    -- daily windows between consecutive cuts, the last one wrapping past midnight to the first; a model without
+    -- time-of-day prices has one span, the whole day (null, null)
     select
-        c.call_id,
-        c.operation,
-        coalesce(c.input_tokens, 0) as input_tokens,
-        coalesce(c.cache_read_tokens, 0) as cache_read_tokens,
-        coalesce(c.cache_write_tokens, 0) as cache_write_tokens,
-        coalesce(c.cache_write_1h_tokens, 0) as cache_write_1h_tokens,
-        coalesce(c.output_tokens, 0) as output_tokens,
-        coalesce(c.request_count, case when c.operation like '%:bucket%' then 0 else 1 end) as request_count,
-        p.service_tier = coalesce(c.service_tier, 'standard') as is_call_tier,
-        p.*
-    from calls c
+        provider,
+        model,
+        cut as time_from,
+        coalesce(
+            lead(cut) over (partition by provider, model order by cut),
+            min(cut) over (partition by provider, model)
+        ) as time_to
+    from time_cuts
+),
+
+token_spans as (
+    select
+        provider,
+        model,
+        min_input_tokens as min_tokens,
+        lead(min_input_tokens) over (partition by provider, model order by min_input_tokens) as max_tokens
+    from (select distinct provider, model, min_input_tokens from price_table)
+),
+
+boxes as (
+    select
+        t.provider,
+        t.model,
+        t.service_tier,
+        d.valid_from,
+        d.valid_to,
+        s.time_from,
+        s.time_to,
+        k.min_tokens,
+        k.max_tokens,
+        -- a point inside the box, to test the price rows against
+        coalesce(d.valid_from, '-infinity'::timestamptz) as at_instant,
+        coalesce(s.time_from, '00:00:00'::time) as at_time
+    from tiers t
+    inner join token_spans k on k.provider = t.provider and k.model = t.model
+    left join date_spans d on d.provider = t.provider and d.model = t.model
+    left join time_spans s on s.provider = t.provider and s.model = t.model
+    -- only the dates the calls fall on: a day's calls usually meet one box per model and tier
+    cross join usage_span u
+    where (d.valid_from is null or d.valid_from <= u.last_call)
+        and (d.valid_to is null or d.valid_to > u.first_call)
+),
+
+candidates as (
+    select
+        b.*,
+        p.service_tier = b.service_tier as is_call_tier,
+        p.catalog_model,
+        p.price_source,
+        p.valid_from as row_valid_from,
+        p.time_of_day_start as row_time_start,
+        p.min_input_tokens,
+        p.input_mtok,
+        p.cache_read_mtok,
+        p.cache_write_mtok,
+        p.cache_write_1h_mtok,
+        p.output_mtok,
+        p.requests_kcount
+    from boxes b
     inner join price_table p
-        on p.provider = c.provider
-        and p.model = c.model
-        and p.service_tier in (coalesce(c.service_tier, 'standard'), 'standard')
-        and (p.valid_from is null or c.event_time >= p.valid_from)
-        and (p.valid_to is null or c.event_time < p.valid_to)
-        and case
-            -- a vendor's daily bucket is not one call: never pick a tier by its summed tokens; use the base tier,
-            -- or the long-context tier when the vendor grouped the tokens by context window (FORMATS-AI 7.3)
-            when split_part(c.operation, ':', 2) = 'bucket'
-                then p.min_input_tokens = 0
-                or (split_part(c.operation, ':', 3) = '200k-1M' and p.min_input_tokens <= 200001)
-            else coalesce(c.input_tokens, 0) >= p.min_input_tokens
-        end
+        on p.provider = b.provider
+        and p.model = b.model
+        and p.service_tier in (b.service_tier, 'standard')
+        and (p.valid_from is null or b.at_instant >= p.valid_from)
+        and (p.valid_to is null or b.at_instant < p.valid_to)
+        and b.min_tokens >= p.min_input_tokens
         and (
             p.time_of_day_start is null
             or (
                 p.time_of_day_start < p.time_of_day_end
-                and cast(c.event_time at time zone 'UTC' as time) >= p.time_of_day_start
-                and cast(c.event_time at time zone 'UTC' as time) < p.time_of_day_end
+                and b.at_time >= p.time_of_day_start
+                and b.at_time < p.time_of_day_end
             )
             or (
                 p.time_of_day_start > p.time_of_day_end
-                and (
-                    cast(c.event_time at time zone 'UTC' as time) >= p.time_of_day_start
-                    or cast(c.event_time at time zone 'UTC' as time) < p.time_of_day_end
-                )
+                and (b.at_time >= p.time_of_day_start or b.at_time < p.time_of_day_end)
             )
         )
-),
-
-chosen as (
-    -- one row per priced call: its own tier before standard, then the highest tier threshold reached
-    select *
-    from candidates
-    qualify row_number() over (
-        partition by call_id
-        order by
-            is_call_tier desc,
-            min_input_tokens desc,
-            valid_from desc nulls last,
-            time_of_day_start nulls last,
-            price_source
-    ) = 1
-),
-
-costed as (
-    -- parts without a price of their own are charged as genai-prices charges them: cache tokens at the input
-    -- price, 1-hour cache writes at the cache-write price, anything else unpriced at 0
-    select
-        call_id,
-        catalog_model,
-        price_source,
-        case
-            when operation = 'vector_query'
-                or (input_tokens = 0 and cache_read_tokens = 0 and cache_write_tokens = 0 and output_tokens = 0)
-                then cast(0 as decimal(38, 10))
-            else cast(
-                (
-                    (input_tokens - cache_read_tokens - cache_write_tokens) * coalesce(input_mtok, 0)
-                    + cache_read_tokens * coalesce(cache_read_mtok, input_mtok, 0)
-                    + (cache_write_tokens - cache_write_1h_tokens) * coalesce(cache_write_mtok, input_mtok, 0)
-                    + cache_write_1h_tokens * coalesce(cache_write_1h_mtok, cache_write_mtok, input_mtok, 0)
-                    + output_tokens * coalesce(output_mtok, 0)
-                ) * 0.000001
-                + request_count * coalesce(requests_kcount, 0) * 0.001
-                as decimal(38, 10)
-            )
-        end as list_cost
-    from chosen
 )
 
--- a vector query is not a model call: it has no list price here (the vector DB's bill is split by query counts)
 select
-    c.* exclude (call_id),
-    case when c.operation = 'vector_query' then cast(0 as decimal(38, 10)) else k.list_cost end as list_cost,
-    k.catalog_model,
-    case when c.operation = 'vector_query' then 'not a model call' else k.price_source end as price_source
-from calls c
-left join costed k
-    on k.call_id = c.call_id
+    provider,
+    model,
+    service_tier,
+    -- a box without cuts holds every call of its key: the lookup below then needs no search
+    valid_from is null and valid_to is null and time_from is null and min_tokens = 0 and max_tokens is null
+        as whole,
+    valid_from,
+    valid_to,
+    time_from,
+    time_to,
+    min_tokens,
+    max_tokens,
+    catalog_model,
+    price_source,
+    {
+        'catalog_model': catalog_model,
+        'price_source': price_source,
+        -- parts without a price of their own are charged as genai-prices charges them: cache tokens at the input
+        -- price, 1-hour cache writes at the cache-write price, anything else unpriced at 0
+        'input': cast(coalesce(input_mtok, 0) * 10000000000 as bigint),
+        'cache_read': cast(coalesce(cache_read_mtok, input_mtok, 0) * 10000000000 as bigint),
+        'cache_write': cast(coalesce(cache_write_mtok, input_mtok, 0) * 10000000000 as bigint),
+        'cache_write_1h': cast(coalesce(cache_write_1h_mtok, cache_write_mtok, input_mtok, 0) * 10000000000 as bigint),
+        'output': cast(coalesce(output_mtok, 0) * 10000000000 as bigint),
+        'requests': cast(coalesce(requests_kcount, 0) * 10000000000 as bigint)
+    } as price
+from candidates
+qualify row_number() over (
+    partition by provider, model, service_tier, valid_from, valid_to, time_from, min_tokens
+    order by
+        is_call_tier desc,
+        min_input_tokens desc,
+        row_valid_from desc nulls last,
+        row_time_start nulls last,
+        price_source
+) = 1;
+
+-- price_lookup: one row, the boxes of each provider, model and service tier as lists, for a lookup per call by
+-- position (a join would not keep the calls in their order, and sorting ten million wide rows costs more)
+create or replace temp table price_lookup as
+select
+    list({'provider': provider, 'model': model, 'tier': service_tier} order by provider, model, service_tier) as keys,
+    list(boxes order by provider, model, service_tier) as boxes
+from (
+    select
+        provider,
+        model,
+        service_tier,
+        list(
+            struct_pack(whole, valid_from, valid_to, time_from, time_to, min_tokens, max_tokens, price)
+            order by valid_from nulls first, time_from nulls first, min_tokens
+        ) as boxes
+    from price_boxes
+    group by provider, model, service_tier
+);
+
+-- in_price_box: whether a call (its instant, UTC time of day and tier tokens) lies in a price box
+create or replace temp macro in_price_box(box, instant, time_of_day, tokens) as
+    (box.valid_from is null or instant >= box.valid_from)
+    and (box.valid_to is null or instant < box.valid_to)
+    and tokens >= box.min_tokens
+    and (box.max_tokens is null or tokens < box.max_tokens)
+    and (
+        box.time_from is null
+        or (box.time_from < box.time_to and time_of_day >= box.time_from and time_of_day < box.time_to)
+        or (box.time_from >= box.time_to and (time_of_day >= box.time_from or time_of_day < box.time_to))
+    );
+
+-- priced_day: every usage_day row with its list cost at the dated price table; one row per usage_day row, in its
+-- order. A call takes the box of its own tier holding its instant, UTC time of day and tier tokens, or (a tier the
+-- model has no prices for) the standard one. A vendor's daily bucket is not one call: its summed tokens never pick a
+-- tier; it pays the base tier, or the long-context tier when the vendor grouped the tokens by context window
+-- (FORMATS-AI 7.3)
+create or replace temp view priced_day as
+
+with calls as (
+    select
+        *,
+        cast(event_time at time zone 'UTC' as time) as _at_time,
+        case
+            when split_part(operation, ':', 2) = 'bucket'
+                then case when split_part(operation, ':', 3) = '200k-1M' then 200001 else 0 end
+            else coalesce(input_tokens, 0)
+        end as _tier_tokens
+    from usage_day
+),
+
+keyed as (
+    select
+        c.*,
+        l.boxes[
+            coalesce(
+                list_position(l.keys, {'provider': c.provider, 'model': c.model, 'tier': coalesce(c.service_tier, 'standard')}),
+                list_position(l.keys, {'provider': c.provider, 'model': c.model, 'tier': 'standard'})
+            )
+        ] as _boxes
+    from calls c
+    cross join price_lookup l
+),
+
+boxed as (
+    select
+        * exclude (_boxes),
+        case
+            when _boxes[1].whole then _boxes[1]
+            when len(_boxes) = 1 then
+                case when in_price_box(_boxes[1], event_time, _at_time, _tier_tokens) then _boxes[1] end
+            else list_filter(_boxes, lambda box: in_price_box(box, event_time, _at_time, _tier_tokens))[1]
+        end.price as _price
+    from keyed
+)
+
+-- the cost in units of 1e-16 USD (tokens × 1e-10 USD per million), rounded to the ten decimals of money once; a
+-- vector query is not a model call: it has no list price here (the vector DB's bill is split by query counts)
+select
+    * exclude (_at_time, _tier_tokens, _price),
+    case
+        when operation = 'vector_query' then cast(0 as decimal(38, 10))
+        when _price is null then null
+        when coalesce(input_tokens, 0) = 0 and coalesce(cache_read_tokens, 0) = 0
+            and coalesce(cache_write_tokens, 0) = 0 and coalesce(output_tokens, 0) = 0
+            then cast(0 as decimal(38, 10))
+        else cast(
+            cast(
+                (coalesce(input_tokens, 0) - coalesce(cache_read_tokens, 0) - coalesce(cache_write_tokens, 0))
+                    * _price.input::hugeint
+                + coalesce(cache_read_tokens, 0) * _price.cache_read::hugeint
+                + (coalesce(cache_write_tokens, 0) - coalesce(cache_write_1h_tokens, 0)) * _price.cache_write::hugeint
+                + coalesce(cache_write_1h_tokens, 0) * _price.cache_write_1h::hugeint
+                + coalesce(output_tokens, 0) * _price.output::hugeint
+                + coalesce(request_count, case when operation like '%:bucket%' then 0 else 1 end)
+                    * _price.requests::hugeint * 1000
+                as decimal(38, 0)
+            ) * 0.0000000000000001
+            as decimal(38, 10)
+        )
+    end as list_cost,
+    _price.catalog_model as catalog_model,
+    case when operation = 'vector_query' then 'not a model call' else _price.price_source end as price_source
+from boxed

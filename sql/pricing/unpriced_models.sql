@@ -1,5 +1,5 @@
 -- unpriced_models: the models of calls that got no price, to add to the catalog or overrides; one row per pair
-create or replace table unpriced_models as
+create or replace temp view unpriced_models as
 
 with unpriced as (
     select *

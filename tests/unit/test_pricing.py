@@ -246,3 +246,29 @@ def test_a_vendor_daily_bucket_is_never_priced_at_a_long_context_tier_by_its_tot
     single, daily, long_context, small = costs([one_call, bucket, grouped, base])
     assert daily == small * 3  # base tier, linear in tokens
     assert single == long_context > daily
+
+
+def test_priced_calls_keep_the_order_of_usage_day_whatever_price_box_they_meet() -> None:
+    # tiers, long-context thresholds, a dated tier price and time-of-day windows, unknown models, out of row order
+    calls = [
+        call("deepseek", "deepseek-chat", datetime(2026, 6, 1, 17, 30, tzinfo=UTC), input_tokens=10),
+        call("google", "gemini-2.5-pro", input_tokens=300_000, output_tokens=10),
+        call("openai", "gpt-99", input_tokens=1),
+        call("openai", "gpt-4o", datetime(2026, 11, 2, tzinfo=UTC), service_tier="batch", input_tokens=10),
+        call("deepseek", "deepseek-chat", datetime(2026, 6, 1, 0, 30, tzinfo=UTC), input_tokens=10),
+        call("google", "gemini-2.5-pro", input_tokens=100, output_tokens=10),
+        call("openai", "gpt-4o", service_tier="batch", input_tokens=10),
+    ] * 300
+    con = connect()
+    con.execute("set preserve_insertion_order = true")
+    load_usage_day(con, calls)
+    con.execute("create or replace view usage_day as select * from usage_rows order by x_SourceRow desc")
+    price_usage(con, PriceOverrides())
+    rows = con.execute("select x_SourceRow, list_cost from priced_day").fetchall()
+    assert [row for row, _ in rows] == list(range(len(calls), 0, -1))
+    by_row = dict(rows)
+    assert [by_row[row] for row in range(1, 8)] == [by_row[row + 7 * 299] for row in range(1, 8)]
+    assert by_row[1] != by_row[5]  # time of day
+    assert by_row[2] > by_row[6] * 2  # long context
+    assert by_row[3] is None
+    assert by_row[4] < by_row[7]  # batch price only from its date
