@@ -146,11 +146,12 @@ def register_fx_rates(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
 
 def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Path], options: dict) -> None:
     """Parse and cast each file once, in order, into the temp table `src_typed`
-    (`assets.ingest.validate.cast_table`), and fill the table `unreadable(source_file, reason)` with the files that
-    could not be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not UTF-8). Those
-    are quarantined whole; the other files go on. Rows stay in file order, so what is staged from them needs no
-    sort to be written the same way twice."""
+    (`assets.ingest.validate.cast_table`); list the files read in `files_read` (one with no record too), and those
+    that could not be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not UTF-8) in
+    `unreadable(source_file, reason)`: they are quarantined whole, the other files go on. Rows stay in file order,
+    so what is staged from them needs no sort to be written the same way twice."""
     con.execute("create or replace temp table unreadable (source_file varchar, reason varchar)")
+    con.execute("create or replace temp table files_read (_file varchar)")
     schema = SCHEMA[kind.target]
     text = ", ".join(f'null::varchar as "{c.name}"' for c in schema)
     con.execute(f"create or replace temp view src_none as select null::varchar as _file, 0 as _row, {text} limit 0")
@@ -159,6 +160,7 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
         try:
             kind.read(con, [path], "src_records", options)
             cast_table(con, "src_records", schema, "src_typed", checks=kind.checks, append=True)
+            con.execute("insert into files_read values ($f)", {"f": str(path)})
         except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})

@@ -1,7 +1,10 @@
--- ingest_log: per source file read for $charge_date: rows in = rows valid + rows quarantined (over all its days),
--- and the valid rows that could not be staged on this day (rows_rejected_on_day, also in quarantine)
+-- ingest_log: per source file read for $charge_date (one with no record too): rows in = rows valid + rows
+-- quarantined (over all its days), and the valid rows that could not be staged on this day (rows_rejected_on_day,
+-- also in quarantine)
 with read_rows as (
-    select _file, count(*) as rows_read from src_typed group by _file
+    select f._file, coalesce(n.rows_read, 0) as rows_read
+    from files_read f
+    left join (select _file, count(*) as rows_read from src_typed group by _file) n on f._file = n._file
 ),
 
 staged as (

@@ -31,7 +31,7 @@ from assets.ingest.readers import MALFORMED_JSON, NOT_AN_OBJECT
 from assets.lake import Lake
 from assets.schemas import USAGE_EVENTS
 from assets.sql import connect
-from assets.staging import land_day, stage_day
+from assets.staging import land_day, manifest_files, stage_day
 from pipelines.config import Settings, load_settings
 
 VALUES: list[Any] = [
@@ -316,7 +316,9 @@ def stage_and_check(case: Case, settings: Settings, path: Path, content: bytes) 
     tables = day_tables(settings, case.day, (target, "quarantine", "ingest_log"))
     logs = tables["ingest_log"]
     landed = {log["source_file"] for log in logs}
-    assert all(name.split("-", 1)[1] == path.name for name in landed), landed
+    # every landed file is logged, read or not, with records or none (a CUR export lands its manifest too)
+    assert landed == {p.name for p in manifest_files(Lake(settings.app.lake), "src", case.day)}, logs
+    assert any(name.split("-", 1)[1] == path.name for name in landed), landed
     for log in logs:
         assert log["balanced"], log
         assert log["rows_read"] == log["rows_valid"] + log["rows_quarantined"], log
