@@ -556,7 +556,8 @@ def test_a_file_without_a_line_item_type_is_quarantined_whole_and_the_other_file
         {"source_file": "bad.csv.gz", "reason": f"unreadable file: {bad}: not a Cost and Usage Report (no "
          "line_item_line_item_type or lineItem/LineItemType)"}
     ]  # fmt: skip
-    assert rows(con, "select _file, _row from src_raw") == [{"_file": str(good), "_row": 1}]
+    assert rows(con, "select _file, _row from src_typed") == [{"_file": str(good), "_row": 1}]
+    assert rows(con, "select _file from files_read") == [{"_file": str(good)}]
 
 
 def test_the_aws_manifest_landed_beside_the_data_is_not_read_as_rows(tmp_path: Path) -> None:
