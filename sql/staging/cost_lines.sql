@@ -3,6 +3,16 @@
 -- usage driver; the shares of its days telescope to the whole exactly),
 -- converted to the reporting currency at the day's dated FX rate; a line with no rate, or whose usage driver is not
 -- staged for its whole period, carries its reject reason
+
+-- the day's part of an amount: its units of 1e-10 through the day minus through the day before, so the parts of
+-- the days of a period telescope to the whole exactly and never flip its sign
+create or replace temp macro day_share(amount, w_before, w_through, w_total) as
+    cast(
+        (cast(amount * 10000000000 as hugeint) * w_through) // w_total
+        - (cast(amount * 10000000000 as hugeint) * w_before) // w_total
+        as decimal(38, 0)
+    ) * 0.0000000001;
+
 create or replace temp table cost_lines_candidates as
 with in_day as (
     select
@@ -16,50 +26,19 @@ with in_day as (
     join line_spread s on l._file = s._file and l._row = s._row
 ),
 
-units as (
-    select
-        *,
-        cast(BilledCost * 10000000000 as hugeint) as billed_units,
-        cast(EffectiveCost * 10000000000 as hugeint) as effective_units,
-        cast(ListCost * 10000000000 as hugeint) as list_units,
-        cast(ContractedCost * 10000000000 as hugeint) as contracted_units,
-        cast(PricingQuantity * 10000000000 as hugeint) as pricing_quantity_units,
-        cast(ConsumedQuantity * 10000000000 as hugeint) as consumed_quantity_units
-    from in_day
-),
-
 day_share as (
     select
         * exclude (
-            BilledCost, EffectiveCost, ListCost, ContractedCost, PricingQuantity, ConsumedQuantity, billed_units,
-            effective_units, list_units, contracted_units, pricing_quantity_units, consumed_quantity_units,
+            BilledCost, EffectiveCost, ListCost, ContractedCost, PricingQuantity, ConsumedQuantity,
             w_before, w_through, w_total
         ),
-        cast(
-            (billed_units * w_through) // w_total - (billed_units * w_before) // w_total
-            as decimal(38, 0)
-        ) * 0.0000000001 as BilledCost,
-        cast(
-            (effective_units * w_through) // w_total - (effective_units * w_before) // w_total
-            as decimal(38, 0)
-        ) * 0.0000000001 as EffectiveCost,
-        cast(
-            (list_units * w_through) // w_total - (list_units * w_before) // w_total
-            as decimal(38, 0)
-        ) * 0.0000000001 as ListCost,
-        cast(
-            (contracted_units * w_through) // w_total - (contracted_units * w_before) // w_total
-            as decimal(38, 0)
-        ) * 0.0000000001 as ContractedCost,
-        cast(
-            (pricing_quantity_units * w_through) // w_total - (pricing_quantity_units * w_before) // w_total
-            as decimal(38, 0)
-        ) * 0.0000000001 as PricingQuantity,
-        cast(
-            (consumed_quantity_units * w_through) // w_total - (consumed_quantity_units * w_before) // w_total
-            as decimal(38, 0)
-        ) * 0.0000000001 as ConsumedQuantity
-    from units
+        day_share(BilledCost, w_before, w_through, w_total) as BilledCost,
+        day_share(EffectiveCost, w_before, w_through, w_total) as EffectiveCost,
+        day_share(ListCost, w_before, w_through, w_total) as ListCost,
+        day_share(ContractedCost, w_before, w_through, w_total) as ContractedCost,
+        day_share(PricingQuantity, w_before, w_through, w_total) as PricingQuantity,
+        day_share(ConsumedQuantity, w_before, w_through, w_total) as ConsumedQuantity
+    from in_day
 ),
 
 -- the newest rate of each currency dated on or before the day, if it is recent enough
