@@ -117,13 +117,15 @@ def main() -> None:
 
 def backfill(root: Path, days: int, calls: int, cost_lines: int) -> list[tuple[str, str]]:
     config = write_config(root)
-    last = DAY + timedelta(days=days - 1)
+    # daily partitions end yesterday: a range that would reach today starts earlier
+    first = min(DAY, date.today() - timedelta(days=days))
+    last = first + timedelta(days=days - 1)
     for offset in range(days):
-        day = DAY + timedelta(days=offset)
+        day = first + timedelta(days=offset)
         write_usage(root / "usage" / day.isoformat(), day, calls)
         write_bill(root / "bill" / f"{day.isoformat()}.parquet", day, cost_lines)
-    one, _, one_steps = timed_run(config, DAY, DAY)
-    all_days, rss, _ = timed_run(config, DAY, last)
+    one, _, one_steps = timed_run(config, first, first)
+    all_days, rss, _ = timed_run(config, first, last)
     again_last, _, last_steps = timed_run(config, last, last)
     return [
         (
