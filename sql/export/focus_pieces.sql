@@ -4,6 +4,17 @@
 -- pieces the way allocation split the cost metric: integer units of 1e-10 by weight / total_weight, largest
 -- remainder, ties in allocation's order. So per charge every column's pieces sum to it exactly and keep its sign,
 -- and the cost metric's pieces are the allocated amounts.
+
+-- a piece's part of one summable column of its charge: the allocated amount where the column equals the cost
+-- metric, else the piece's largest-remainder share of the column's absolute value (`split_values` lists the charge's
+-- distinct absolute values, `piece_units` the piece's share of each), with the column's sign
+create or replace temp macro piece_part(column_units, metric_units, amount, split_values, piece_units) as
+    case
+        when column_units = metric_units then amount
+        else cast(sign(column_units) * piece_units[list_position(split_values, abs(column_units))] as decimal(38, 0))
+            * 0.0000000001
+    end;
+
 create or replace temp table focus_pieces as
 with pieces as (
     select
@@ -127,11 +138,7 @@ select
         coalesce(nullif(concat_ws(' / ', p.team, p.feature, p.customer, p.agent, p.workflow), ''), 'unallocated')
     end as AllocatedResourceName,
     case when p.allocation_rule <> 'unallocated' then nullif(p.dimension_tags::varchar, '{}') end as AllocatedTags,
-    case
-        when c.billed_units = c.metric_units then p.amount
-        else cast(sign(c.billed_units) * a.piece_units[list_position(a.units, abs(c.billed_units))] as decimal(38, 0))
-            * 0.0000000001
-    end as BilledCost,
+    piece_part(c.billed_units, c.metric_units, p.amount, a.units, a.piece_units) as BilledCost,
     c.BillingAccountId,
     c.BillingAccountName,
     c.BillingCurrency,
@@ -147,35 +154,15 @@ select
     c.ChargePeriodStart,
     c.CommitmentDiscountId,
     c.CommitmentDiscountStatus,
-    case
-        when c.consumed_quantity_units = c.metric_units then p.amount
-        else cast(sign(c.consumed_quantity_units) * a.piece_units[list_position(a.units, abs(c.consumed_quantity_units))] as decimal(38, 0))
-            * 0.0000000001
-    end as ConsumedQuantity,
+    piece_part(c.consumed_quantity_units, c.metric_units, p.amount, a.units, a.piece_units) as ConsumedQuantity,
     c.ConsumedUnit,
-    case
-        when c.contracted_units = c.metric_units then p.amount
-        else cast(sign(c.contracted_units) * a.piece_units[list_position(a.units, abs(c.contracted_units))] as decimal(38, 0))
-            * 0.0000000001
-    end as ContractedCost,
-    case
-        when c.effective_units = c.metric_units then p.amount
-        else cast(sign(c.effective_units) * a.piece_units[list_position(a.units, abs(c.effective_units))] as decimal(38, 0))
-            * 0.0000000001
-    end as EffectiveCost,
+    piece_part(c.contracted_units, c.metric_units, p.amount, a.units, a.piece_units) as ContractedCost,
+    piece_part(c.effective_units, c.metric_units, p.amount, a.units, a.piece_units) as EffectiveCost,
     c.HostProviderName,
     c.InvoiceId,
     c.InvoiceIssuerName,
-    case
-        when c.list_units = c.metric_units then p.amount
-        else cast(sign(c.list_units) * a.piece_units[list_position(a.units, abs(c.list_units))] as decimal(38, 0))
-            * 0.0000000001
-    end as ListCost,
-    case
-        when c.pricing_quantity_units = c.metric_units then p.amount
-        else cast(sign(c.pricing_quantity_units) * a.piece_units[list_position(a.units, abs(c.pricing_quantity_units))] as decimal(38, 0))
-            * 0.0000000001
-    end as PricingQuantity,
+    piece_part(c.list_units, c.metric_units, p.amount, a.units, a.piece_units) as ListCost,
+    piece_part(c.pricing_quantity_units, c.metric_units, p.amount, a.units, a.piece_units) as PricingQuantity,
     c.PricingUnit,
     c.ProviderName,
     c.PublisherName,
