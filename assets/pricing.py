@@ -416,8 +416,7 @@ def price_day(settings: Settings, day: date) -> dict[str, Any]:
     wide rows; the same staged input gives the same file byte for byte."""
     lake = Lake(settings.app.lake)
     overrides = load_price_overrides(settings.app.prices) if settings.app.prices else PriceOverrides()
-    con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir())
-    con.execute("set preserve_insertion_order = true")
+    con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir(), keep_order=True)
     register_day_view(con, lake, "usage_events", day, "usage_day", STAGED_USAGE_EVENTS)
     price_usage(con, overrides)
     target = lake.partition_file("priced_usage", day)

@@ -87,9 +87,13 @@ def connect(
     threads: int | None = None,
     temp_directory: str | Path | None = None,
     read_only: bool = False,
+    keep_order: bool = False,
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection set up the same way everywhere: UTC, bounded memory, spill directory."""
-    config: dict[str, Any] = {"memory_limit": memory_limit, "preserve_insertion_order": False}
+    """A DuckDB connection set up the same way everywhere: UTC, bounded memory, spill directory.
+
+    `keep_order`: results without ORDER BY keep the order of their input (DuckDB's `preserve_insertion_order`),
+    for writers that stream rows in file order instead of sorting them; off by default, which saves memory."""
+    config: dict[str, Any] = {"memory_limit": memory_limit, "preserve_insertion_order": keep_order}
     if threads:
         config["threads"] = threads
     if temp_directory:

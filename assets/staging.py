@@ -235,9 +235,8 @@ def stage_days(settings: Settings, days: list[date]) -> StageResult:
         files_by_source[source.name] = files_by_source.get(source.name, 0) + len(files)
         if not files:
             continue
-        con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir())
         # files are read in manifest order and their rows kept in that order (see `read_files`)
-        con.execute("set preserve_insertion_order = true")
+        con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir(), keep_order=True)
         queries = _stage_source(con, settings, source, files, day)
         params = {
             "charge_date": day,

@@ -256,8 +256,9 @@ def export_focus_versions(
         raise ValueError(f"end {end} is before start {start}")
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     summaries = {v: {"version": v, "format": fmt, "days": len(days), "rows": 0, "files": []} for v in out_dirs}
-    con = connect(memory_limit=settings.app.memory_limit, temp_directory=Lake(settings.app.lake).tmp_dir())
-    con.execute("set preserve_insertion_order = true")
+    con = connect(
+        memory_limit=settings.app.memory_limit, temp_directory=Lake(settings.app.lake).tmp_dir(), keep_order=True
+    )
     try:
         for day in days:
             prepare_day(con, settings, day)

@@ -293,9 +293,8 @@ def redact_copy(
     values at the `content` paths, in one streaming DuckDB pass. Records keep their numbers: a JSON Lines copy keeps
     blank lines, a CSV or Parquet copy keeps its rows in order with content columns null (a JSON text column is
     patched inside). A file that cannot be read is copied as `UNREADABLE_COPY`."""
-    con = connect()
+    con = connect(keep_order=True)
     try:
-        con.execute("set preserve_insertion_order = true")
         con.execute(_redacting_copy(con, source, target, fmt, content_patch(content), json_text))
     except duckdb.Error:
         target.write_bytes(UNREADABLE_COPY)
