@@ -6,26 +6,10 @@
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-
-import dagster as dg
+from datetime import date
 
 from assets.lake import Lake
 from assets.sql import connect
-from pipelines.resources import ApportionConfig
-
-
-def run_days(context: dg.AssetCheckExecutionContext) -> list[date]:
-    """Days of the run: a single partition or a single-run range (asset checks get no partition argument)."""
-    tags = context.run.tags
-    if "dagster/partition" in tags:
-        return [date.fromisoformat(tags["dagster/partition"])]
-    start = tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/asset_partition_range_end")
-    if start and end:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return []
 
 
 @dataclass(frozen=True)
@@ -73,24 +57,3 @@ def find_violations(lake: Lake, invariant: Invariant, days: list[date]) -> list[
     with connect() as con:
         con.execute("create temp table t as select * from read_parquet($files, union_by_name = true)", {"files": files})
         return con.execute(invariant.query).fetchall()
-
-
-def _asset_check(name: str, invariant: Invariant) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=invariant.asset, name=name, blocking=True, description=invariant.description)
-    def check(context: dg.AssetCheckExecutionContext, apportion: ApportionConfig) -> dg.AssetCheckResult:
-        days = run_days(context)
-        violations = find_violations(Lake(apportion.settings().app.lake), invariant, days)
-        return dg.AssetCheckResult(
-            passed=not violations,
-            metadata={
-                "days": ", ".join(d.isoformat() for d in days),
-                "violations": len(violations),
-                "first": str(violations[:5]) if violations else "",
-            },
-            description=f"{len(violations)} {invariant.what}" if violations else None,
-        )
-
-    return check
-
-
-ALL_CHECKS = [_asset_check(name, invariant) for name, invariant in INVARIANTS.items()]

@@ -35,19 +35,16 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-import dagster as dg
 import duckdb
 import pyarrow as pa
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelInfo, ModelPrice, StartDateConstraint, TieredPrices, TimeOfDateConstraint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assets.config import Settings, parse_yaml
 from assets.lake import Lake, register_day_view, write_parquet
 from assets.schemas import PRICED_USAGE, STAGED_USAGE_EVENTS
 from assets.sql import connect, run_model
-from pipelines.config import Settings, parse_yaml
-from pipelines.partitions import daily
-from pipelines.resources import ApportionConfig, partition_days
 
 CATALOG_VERSION = version("genai-prices")
 CATALOG_SOURCE = f"genai-prices {CATALOG_VERSION}"
@@ -425,22 +422,3 @@ def price_day(settings: Settings, day: date) -> dict[str, Any]:
     unpriced = con.execute("select provider, model, calls from unpriced_models order by calls desc").fetchall()
     con.close()
     return {"rows": rows, "unpriced": unpriced}
-
-
-@dg.asset(
-    deps=["usage_events"],
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="pricing",
-    kinds={"duckdb", "parquet"},
-    description="Every call priced at the dated list price (genai-prices catalog + overrides); unknown models "
-    "are listed in metadata, never guessed.",
-)
-def priced_usage(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> dg.MaterializeResult:
-    settings = apportion.settings()
-    rows, unpriced = 0, []
-    for day in partition_days(context):
-        result = price_day(settings, day)
-        rows += result["rows"]
-        unpriced += [f"{day} {provider}/{model}: {calls} calls" for provider, model, calls in result["unpriced"]]
-    return dg.MaterializeResult(metadata={"rows": rows, "unpriced_models": "\n".join(unpriced) or "none"})

@@ -1,32 +1,27 @@
-"""Sources → raw → staging, day by day.
+"""Raw → staging, day by day.
 
-`land_day` keeps a byte-for-byte copy of every file a source offers for the day and writes the day's manifest.
 `stage_days` reads those raw files with the source's kind, casts them (rejects go to quarantine with file, row,
 column and reason) and writes the day's `cost_lines`, `usage_events`, `usage_metrics`, `quarantine` and
 `ingest_log` partitions, one Parquet file per source.
 """
 
-import glob as globlib
-import tempfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
 from assets.allocation.rules import Params, cost_category_sql
+from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
-from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.base import SourceKind
 from assets.ingest.readers import UnreadableFile
 from assets.ingest.validate import cast_table, staged_and_rejected
-from assets.lake import Lake, land_file, replace_partition, write_parquet
+from assets.lake import Lake, replace_partition, write_parquet
+from assets.raw import manifest_files
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
 from assets.spread import spread_lines
 from assets.sql import connect, load_sql, run_model, run_sql
-from pipelines.config import Settings, Source
-from pipelines.partitions import daily
-from pipelines.resources import ApportionConfig, partition_days
 
 SCHEMA = {"cost_lines": COST_LINES, "usage_events": USAGE_EVENTS, "usage_metrics": USAGE_METRICS}
 DATE_COLUMN = {
@@ -35,99 +30,6 @@ DATE_COLUMN = {
     "usage_metrics": "metric_time",
 }
 STAGING_TABLES = ("cost_lines", "usage_events", "usage_metrics", "quarantine", "ingest_log")
-
-
-def source_files(source: Source, base: Path, day: date) -> list[Path]:
-    """The files a source offers for `day`: its path with `{date}` filled in, as a file, a folder or a glob."""
-    pattern = source.path.replace("{date}", day.isoformat())
-    path = Path(pattern) if Path(pattern).is_absolute() else base / pattern
-    if globlib.has_magic(str(path)):
-        found = [Path(p) for p in globlib.glob(str(path), recursive=True)]
-    elif path.is_dir():
-        found = list(path.rglob("*"))
-    else:
-        found = [path] if path.exists() else []
-    return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
-
-
-def local_files(source: Source, base: Path, day: date) -> list[Fetched]:
-    """What a local source offers for `day`, as fetched files."""
-    return [
-        Fetched(path, str(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
-        for path in source_files(source, base, day)
-    ]
-
-
-def _with_local_path_resolved(source: Source, base: Path) -> Source:
-    """A fetcher gets local paths (not `s3://`, `https://`, …) resolved against the config's folder."""
-    if "://" in source.path or Path(source.path).is_absolute():
-        return source
-    return source.model_copy(update={"path": str(base / source.path)})
-
-
-def _origin(origin: str, base: Path) -> str:
-    """Where a landed file came from, as the manifest records it: a URL as it is, a local path relative to the
-    config's folder when inside it, so that a manifest does not depend on where the project is checked out."""
-    if "://" in origin or not Path(origin).is_relative_to(base):
-        return origin
-    return str(Path(origin).relative_to(base))
-
-
-def land_day(settings: Settings, day: date) -> dict[str, int]:
-    """Land every source's files for `day` in raw and write the day's manifests; returns files per source.
-    A remote source's kind fetches its files first (into a scratch folder that is removed afterwards); a kind whose
-    files can carry prompt text lands a redacted copy (`redacted` in the manifest)."""
-    lake = Lake(settings.app.lake)
-    landed: dict[str, int] = {}
-    con = connect()
-    for source in settings.app.sources:
-        kind = SOURCE_KINDS[source.kind]
-        with tempfile.TemporaryDirectory(dir=lake.tmp_dir()) as workdir:
-            if kind.fetch:
-                fetched = kind.fetch(_with_local_path_resolved(source, settings.root), day, Path(workdir))
-            else:
-                fetched = local_files(source, settings.root, day)
-            rows = []
-            for item in fetched:
-                path = item.path
-                if kind.redact:
-                    path = Path(workdir) / "redacted" / item.path.name
-                    path.parent.mkdir(exist_ok=True)
-                    kind.redact(item.path, path)
-                raw, checksum = land_file(path, lake.raw_dir(source.name))
-                rows.append(
-                    (
-                        source.name,
-                        day,
-                        _origin(item.origin, settings.root),
-                        raw.name,
-                        checksum,
-                        raw.stat().st_size,
-                        item.modified_at,
-                        bool(kind.redact),
-                    )
-                )
-        con.execute(
-            "create or replace temp table manifest (source varchar, day date, source_path varchar, raw_file varchar, "
-            "sha256 varchar, bytes bigint, modified_at timestamptz, redacted boolean)"
-        )
-        if rows:
-            con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        write_parquet(con, "select * from manifest order by raw_file", lake.manifest_file(source.name, day))
-        landed[source.name] = len(rows)
-    con.close()
-    return landed
-
-
-def manifest_files(lake: Lake, source: str, day: date) -> list[Path]:
-    """The raw files the day's manifest lists for `source` (empty when the source had none that day)."""
-    manifest = lake.manifest_file(source, day)
-    if not manifest.exists():
-        raise FileNotFoundError(f"no raw manifest for source {source} on {day}: land the day first")
-    con = connect()
-    names = [r[0] for r in con.execute("select raw_file from read_parquet($f)", {"f": str(manifest)}).fetchall()]
-    con.close()
-    return [lake.raw_dir(source) / name for name in names]
 
 
 @dataclass
@@ -262,63 +164,3 @@ def stage_days(settings: Settings, days: list[date]) -> StageResult:
     for table, day in written:
         replace_partition(lake.partition_dir(table, day), written[(table, day)])
     return StageResult(rows=rows, files_by_source=files_by_source, unbalanced_files=unbalanced)
-
-
-@dg.asset(
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="raw",
-    kinds={"parquet"},
-    description="Byte-for-byte copies of every source file of the day, with a manifest per source and day.",
-)
-def raw_files(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> dg.MaterializeResult:
-    settings = apportion.settings()
-    landed: dict[str, int] = {}
-    for day in partition_days(context):
-        for source, files in land_day(settings, day).items():
-            landed[source] = landed.get(source, 0) + files
-    return dg.MaterializeResult(metadata={f"files/{s}": n for s, n in landed.items()})
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            "cost_lines",
-            deps=["raw_files"],
-            group_name="staging",
-            kinds={"parquet"},
-            description="Cost lines in FOCUS names, DECIMAL money, UTC; one row per line and charge day.",
-        ),
-        dg.AssetSpec(
-            "usage_events",
-            deps=["raw_files"],
-            group_name="staging",
-            kinds={"parquet"},
-            description="One row per model call; prompt text never stored, only its hash.",
-        ),
-        dg.AssetSpec(
-            "usage_metrics",
-            deps=["raw_files"],
-            group_name="staging",
-            kinds={"parquet"},
-            description="Generic allocation drivers: vector queries, GPU-seconds, bytes out.",
-        ),
-        dg.AssetSpec(
-            "quarantine",
-            deps=["raw_files"],
-            group_name="staging",
-            kinds={"parquet"},
-            description="Rejected rows with file, row, column and reason.",
-        ),
-    ],
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    can_subset=False,
-)
-def staging_tables(context: dg.AssetExecutionContext, apportion: ApportionConfig):
-    settings = apportion.settings()
-    result = stage_days(settings, partition_days(context))
-    if result.unbalanced_files:
-        raise RuntimeError(f"rows in != rows staged + rows quarantined for: {', '.join(result.unbalanced_files)}")
-    for table in ("cost_lines", "usage_events", "usage_metrics", "quarantine"):
-        yield dg.MaterializeResult(asset_key=table, metadata={"rows": result.rows[table]})

@@ -8,14 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 from filelock import FileLock
 
 from assets.lake import LAYER, PARTITION_COLUMN, Lake
 from assets.sql import connect
-from pipelines.partitions import daily
-from pipelines.resources import ApportionConfig
 
 SCHEMAS = ("raw", "staging", "pricing", "allocation", "marts")
 SEARCH_PATH = "marts,allocation,pricing,staging,raw,main"
@@ -60,18 +57,3 @@ def open_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     with warehouse_lock(warehouse), connect(warehouse, read_only=True) as con:
         con.execute(f"set search_path = '{SEARCH_PATH}'")
         yield con
-
-
-@dg.asset(
-    deps=["fact_cost", "reconciliation", "quarantine", "usage_events"],
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="warehouse",
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-    description="The DuckDB file: schemas raw, staging, pricing, allocation, marts as views over the lake.",
-)
-def warehouse(apportion: ApportionConfig) -> dg.MaterializeResult:
-    settings = apportion.settings()
-    views = refresh_warehouse(Lake(settings.app.lake), settings.app.warehouse)
-    return dg.MaterializeResult(metadata={"views": ", ".join(views), "path": str(settings.app.warehouse)})

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import ConfigError, load_settings
+from assets.config import ConfigError, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(width=shutil.get_terminal_size((200, 24)).columns)
@@ -50,7 +50,7 @@ def generate(
     """Write a deterministic sample dataset: usage in five formats, a FOCUS cloud bill, vendor cost pages, invoices."""
     from collections import Counter
 
-    from pipelines.sample_data import generate as generate_sample
+    from sample_data import generate as generate_sample
 
     began = time.perf_counter()
     summary = generate_sample(
@@ -92,9 +92,8 @@ def run(
     days by a usage driver sees the usage of every day of the range; then the other layers run day by day."""
     import dagster as dg
 
-    from assets.checks import ALL_CHECKS
-    from assets.staging import raw_files, staging_tables
-    from pipelines.definitions import ASSETS
+    from pipelines.assets import DAILY_ASSETS, raw_files, staging_tables
+    from pipelines.checks import ALL_CHECKS
     from pipelines.resources import ApportionConfig
 
     settings = _settings(config)
@@ -111,7 +110,7 @@ def run(
     for label, selection, partitions in runs:
         began = time.perf_counter()
         result = dg.materialize(
-            [*ASSETS, *ALL_CHECKS],
+            [*DAILY_ASSETS, *ALL_CHECKS],
             selection=selection,
             instance=instance,
             resources={"apportion": resource},
@@ -132,7 +131,7 @@ def _run_insights(instance, resource) -> None:
     """The insight marts, once over the whole history, after the days; their alerts are warnings."""
     import dagster as dg
 
-    from assets.insights.marts import INSIGHT_ASSETS, INSIGHT_CHECKS
+    from pipelines.insights import INSIGHT_ASSETS, INSIGHT_CHECKS
 
     began = time.perf_counter()
     result = dg.materialize(
@@ -225,8 +224,8 @@ def report(
 ) -> None:
     """Write one self-contained HTML report (spend, top features/customers/agents, retries, tokens, anomalies,
     budgets, unallocated share, forecast) that opens without a network."""
-    from assets.insights.report import ReportError, write_report
     from assets.lake import Lake
+    from assets.report import ReportError, write_report
 
     settings = _settings(config)
     try:

@@ -7,7 +7,7 @@ from datetime import date
 
 import dagster as dg
 
-from pipelines.config import Settings, load_settings
+from assets.config import Settings, load_settings
 
 
 class ApportionConfig(dg.ConfigurableResource):

@@ -11,10 +11,10 @@ from typing import Any
 
 import duckdb
 
-from assets.insights.config import InsightsConfig
-from assets.insights.marts import build_insights, insight_file
 from assets.lake import Lake, write_parquet
-from assets.marts import ALLOCATED_LINES
+from assets.marts.facts import ALLOCATED_LINES
+from assets.marts.insights import build_insights, insight_file
+from assets.marts.insights_config import InsightsConfig
 from assets.pricing import PriceOverrides
 from assets.schemas import PRICED_USAGE, STAGED_COST_LINES
 from assets.sql import connect

@@ -16,16 +16,13 @@ Inputs are DuckDB views on the connection: `cost_lines_day`, `priced_day`, `usag
 from collections.abc import Sequence
 from datetime import date
 
-import dagster as dg
 import duckdb
 
 from assets.allocation.rules import Params, compile_matches, compile_weights, effective_rules, segments
+from assets.config import AllocationConfig, Settings
 from assets.lake import Lake, register_day_view, write_parquet
 from assets.schemas import DIMENSIONS, PRICED_USAGE, STAGED_COST_LINES, STAGED_USAGE_METRICS
 from assets.sql import connect, load_sql, run_model, run_sql
-from pipelines.config import AllocationConfig, Settings
-from pipelines.partitions import daily
-from pipelines.resources import ApportionConfig, partition_days
 
 
 def load_owners(con: duckdb.DuckDBPyConnection, config: AllocationConfig) -> dict[str, str]:
@@ -92,21 +89,3 @@ def allocate(settings: Settings, day: date) -> dict[str, int]:
     unallocated = con.execute("select count(*) from allocated where rule_name = 'unallocated'").fetchall()[0][0]
     con.close()
     return {"pieces": rows, "unallocated_lines": int(unallocated)}
-
-
-@dg.asset(
-    deps=["cost_lines", "priced_usage", "usage_metrics"],
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="allocation",
-    kinds={"duckdb", "parquet"},
-    description="Every cost line split by the first matching rule; what no rule takes stays on `unallocated`.",
-)
-def allocated_lines(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> dg.MaterializeResult:
-    settings = apportion.settings()
-    pieces = unallocated = 0
-    for day in partition_days(context):
-        result = allocate(settings, day)
-        pieces += result["pieces"]
-        unallocated += result["unallocated_lines"]
-    return dg.MaterializeResult(metadata={"pieces": pieces, "unallocated_lines": unallocated})

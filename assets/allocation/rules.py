@@ -1,6 +1,6 @@
 """Compile validated rules and category conditions to SQL.
 
-Identifiers in the generated SQL come only from validated names (the whitelists in `pipelines.config`); every value
+Identifiers in the generated SQL come only from validated names (the whitelists in `assets.config`); every value
 from a config file travels as a bound parameter. Nothing a user writes is pasted into SQL.
 """
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from assets.config import AllocationConfig, Condition, CostCategoryRule, Rule
 from assets.schemas import DIMENSIONS
-from pipelines.config import AllocationConfig, Condition, CostCategoryRule, Rule
 
 UNITS = 10_000_000_000
 """Allocation works in integer units of 1e-10 of the reporting currency, the scale of every amount."""

@@ -16,17 +16,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import dagster as dg
 import duckdb
-from pydantic import Field
 
+from assets.config import Settings
 from assets.ingest.readers import sql_string
 from assets.lake import Lake, atomic_path, register_day_view, write_parquet
 from assets.schemas import STAGED_COST_LINES
 from assets.sql import connect, load_sql, run_model, single_statement
-from pipelines.config import Settings
-from pipelines.partitions import daily
-from pipelines.resources import ApportionConfig, partition_days
 
 FOCUS_VERSIONS = ("1.2", "1.3")
 FORMATS = ("parquet", "csv")
@@ -277,27 +273,3 @@ def export_focus(
     """Export the days `start`..`end` (inclusive) as FOCUS `version` in `fmt` (parquet or csv), one file per day:
     `<out_dir>/charge_date=<day>/data.<fmt>`. Returns a summary: version, format, days, rows, files."""
     return export_focus_versions(settings, start, end, {version: out_dir}, fmt)[version]
-
-
-class FocusExportConfig(dg.Config):
-    focus_versions: list[str] = Field(default_factory=lambda: list(FOCUS_VERSIONS))
-    """The FOCUS versions to write, each to `<lake>/export/focus_<version>/`."""
-
-
-@dg.asset(
-    deps=["allocated_lines", "cost_lines"],
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="export",
-    kinds={"parquet"},
-    description="Allocated costs as a FOCUS Cost and Usage dataset (1.2 and 1.3): one row per allocated piece of "
-    "every cost line, under <lake>/export/focus_<version>/charge_date=<day>/data.parquet.",
-)
-def focus_export(
-    context: dg.AssetExecutionContext, config: FocusExportConfig, apportion: ApportionConfig
-) -> dg.MaterializeResult:
-    settings = apportion.settings()
-    days = partition_days(context)
-    out_dirs = {version: lake_export_dir(settings, version) for version in config.focus_versions}
-    summaries = export_focus_versions(settings, min(days), max(days), out_dirs)
-    return dg.MaterializeResult(metadata={f"rows/{v}": summary["rows"] for v, summary in summaries.items()})

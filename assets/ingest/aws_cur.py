@@ -61,7 +61,7 @@ from assets.ingest.records import with_error_column
 from assets.schemas import COST_LINES, MONEY
 
 if TYPE_CHECKING:
-    from pipelines.config import Source
+    from assets.config import Source
 
 
 class CurOptions(BaseModel):

@@ -28,7 +28,7 @@ class Fetched:
 
 Fetcher = Callable[[Any, date, Path], list[Fetched]]
 """`fetch(source, day, workdir)`: download what a remote source (S3, BigQuery, an API) offers for `day` into
-`workdir` and return it. `source` is the config entry (`pipelines.config.Source`: name, path, options). Local
+`workdir` and return it. `source` is the config entry (`assets.config.Source`: name, path, options). Local
 sources have no fetcher: their `path` (with `{date}`) is globbed."""
 
 

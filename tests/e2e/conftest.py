@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.sample_data import generate
+from sample_data import generate
 
 REPO = Path(__file__).resolve().parents[2]
 START = date(2026, 11, 1)

@@ -253,8 +253,8 @@ def _openai_tokens(records: list[dict]) -> dict[str, Decimal]:
 def test_calls_never_logged_are_what_the_vendor_usage_report_counts_beyond_the_logs(pipeline_run: Run):
     """OpenAI's usage pages count every call it served on key_search, whose calls are all logged in the canonical
     usage file: the difference, at list price times the negotiated factor, is the 'calls never logged' spend."""
-    from pipelines.sample_data.bills import unit_price
-    from pipelines.sample_data.universe import UNLOGGED_KEY, VENDOR_FACTORS
+    from sample_data.bills import unit_price
+    from sample_data.universe import UNLOGGED_KEY, VENDOR_FACTORS
 
     key, factor = UNLOGGED_KEY, Decimal(VENDOR_FACTORS["openai"])
     for day in pipeline_run.days:  # no other log holds a call of the key

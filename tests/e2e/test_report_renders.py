@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from assets.insights.config import BusinessMetrics, load_insights
-from assets.insights.marts import INSIGHT_TABLES, build_insights
-from assets.insights.report import write_report
 from assets.lake import Lake
+from assets.marts.insights import INSIGHT_TABLES, build_insights
+from assets.marts.insights_config import BusinessMetrics, load_insights
 from assets.pricing import load_price_overrides
+from assets.report import write_report
 from tests.e2e.conftest import REPO, Run
 from tests.insights_fixtures import read_mart
 

@@ -20,13 +20,14 @@ from moto.server import ThreadedMotoServer
 
 import assets.ingest
 from assets.allocation.engine import allocate
+from assets.config import Source, load_settings
 from assets.ingest.aws_cur import AWS_CUR, fetch_cur
 from assets.lake import Lake
-from assets.marts import build_marts
+from assets.marts.facts import build_marts
 from assets.pricing import price_day
+from assets.raw import land_day
 from assets.sql import connect
-from assets.staging import land_day, stage_day
-from pipelines.config import Source, load_settings
+from assets.staging import stage_day
 from tests.unit.test_aws_cur_mapping import cur2_parquet, cur2_row, legacy_csv, legacy_line
 from tests.unit.test_staging import staged
 

@@ -21,9 +21,9 @@ import pytest
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
 import assets.ingest
+from assets.config import Source
 from assets.ingest import azure_cost
 from assets.ingest.azure_cost import AZURE_COST_QUERY, fetch_cost_query
-from pipelines.config import Source
 from tests.unit.test_ingest_readers import stage
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"

@@ -13,11 +13,12 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from assets.config import Source, load_settings
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.bedrock_logs import BEDROCK_INVOCATION_LOGS, fetch_invocation_logs, s3_location
 from assets.lake import Lake
-from assets.staging import land_day, stage_day
-from pipelines.config import Source, load_settings
+from assets.raw import land_day
+from assets.staging import stage_day
 from tests.unit.test_staging import staged
 
 BUCKET = "bedrock-logs"

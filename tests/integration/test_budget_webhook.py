@@ -14,10 +14,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-import assets.insights.marts as insight_marts_module
-from assets.insights.config import Alerts, Budget, InsightsConfig
-from assets.insights.marts import INSIGHT_ASSETS, INSIGHT_CHECKS, INSIGHT_TABLES, alert_result
+import pipelines.insights as insight_marts_module
+from assets.marts.insights import INSIGHT_TABLES
+from assets.marts.insights_config import Alerts, Budget, InsightsConfig
 from assets.sql import connect
+from pipelines.insights import INSIGHT_ASSETS, INSIGHT_CHECKS, alert_result
 from pipelines.resources import ApportionConfig
 from tests.insights_fixtures import days, fact, write_lake
 

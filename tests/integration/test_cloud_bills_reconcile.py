@@ -8,11 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from assets.allocation.engine import allocate
-from assets.marts import build_marts
+from assets.config import load_settings
+from assets.marts.facts import build_marts
 from assets.pricing import price_day
+from assets.raw import land_day
 from assets.sql import connect
-from assets.staging import land_day, stage_day
-from pipelines.config import load_settings
+from assets.staging import stage_day
 from tests.unit.test_azure_export import EA_AMORTIZED, two_runs
 from tests.unit.test_gcp_mapping import ROWS, source_total, write_jsonl
 

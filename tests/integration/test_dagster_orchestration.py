@@ -12,12 +12,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.checks import ALL_CHECKS, INVARIANTS
-from assets.insights.marts import INSIGHT_CHECKS
+from assets.checks import INVARIANTS
 from assets.lake import Lake
-from pipelines.definitions import ASSETS, defs
+from pipelines.assets import DAILY_ASSETS
+from pipelines.checks import ALL_CHECKS
+from pipelines.definitions import defs
+from pipelines.insights import INSIGHT_CHECKS
 from pipelines.resources import ApportionConfig
-from pipelines.sample_data import generate
+from sample_data import generate
 from tests.e2e.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +84,7 @@ def test_nightly_schedule_runs_yesterday_and_the_lookback_window(config: Path):
 def test_single_run_backfill_of_a_range_materializes_and_checks_every_day(config: Path, tmp_path: Path):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = dg.materialize(
-            [*ASSETS, *ALL_CHECKS],
+            [*DAILY_ASSETS, *ALL_CHECKS],
             instance=instance,
             resources={"apportion": ApportionConfig(path=str(config))},
             tags={

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from assets.sql import connect
-from pipelines.sample_data import generate
+from sample_data import generate
 from tests.e2e.conftest import write_config
 
 APPORTION = str(Path(sys.executable).parent / "apportion")

@@ -23,11 +23,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from google.api_core.exceptions import Forbidden
 
+from assets.config import Source, load_settings
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.gcp_billing import GCP_BIGQUERY, fetch_gcp_bigquery
 from assets.lake import Lake
-from assets.staging import land_day, stage_day
-from pipelines.config import Source, load_settings
+from assets.raw import land_day
+from assets.staging import stage_day
 from tests.unit.test_staging import staged
 
 TOKEN = "ya29.test-access-token-" + uuid.uuid4().hex

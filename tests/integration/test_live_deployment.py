@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from assets.sql import connect
-from pipelines.sample_data import generate
+from sample_data import generate
 from tests.e2e.conftest import write_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,13 +19,14 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 import assets.ingest
+from assets.config import Source, load_settings
 from assets.ingest import anthropic_admin, openai_admin
 from assets.ingest.anthropic_admin import ANTHROPIC_COSTS, ANTHROPIC_USAGE
 from assets.ingest.http_client import AdminApiError, Backoff
 from assets.ingest.openai_admin import OPENAI_COSTS, OPENAI_USAGE
 from assets.lake import Lake
-from assets.staging import land_day, stage_day
-from pipelines.config import Source, load_settings
+from assets.raw import land_day
+from assets.staging import stage_day
 from tests.unit.test_ingest_readers import stage
 from tests.unit.test_staging import staged
 

@@ -25,14 +25,15 @@ import pyarrow.parquet as pq
 import yaml
 from hypothesis import strategies as st
 
+from assets.config import Settings, load_settings
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.http_client import NO_DATA_ARRAY
 from assets.ingest.readers import MALFORMED_JSON, NOT_AN_OBJECT
 from assets.lake import Lake
+from assets.raw import land_day, manifest_files
 from assets.schemas import USAGE_EVENTS
 from assets.sql import connect
-from assets.staging import land_day, manifest_files, stage_day
-from pipelines.config import Settings, load_settings
+from assets.staging import stage_day
 
 VALUES: list[Any] = [
     "abc",

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assets.allocation.engine import allocate_day
+from assets.config import AllocationConfig
 from assets.sql import connect, load_sql, run_sql
-from pipelines.config import AllocationConfig
 from tests.allocation_fixtures import line, load_day
 
 DAY = date(2026, 5, 1)

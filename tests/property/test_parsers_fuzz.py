@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from assets.config import Settings
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.azure_cost import data_rows
-from pipelines.config import Settings
 from tests.integration.test_vendor_admin_apis import (
     ANTHROPIC_COSTS_PAGE,
     ANTHROPIC_USAGE_2,

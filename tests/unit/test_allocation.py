@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from assets.allocation.engine import allocate_day
+from assets.config import AllocationConfig
 from assets.sql import connect
-from pipelines.config import AllocationConfig
 from tests.allocation_fixtures import line, load_day
 
 DAY = date(2026, 3, 2)

@@ -20,12 +20,12 @@ import pytest
 import yaml
 
 from assets.allocation.rules import Params, cost_category_sql
+from assets.config import AllocationConfig
 from assets.ingest.aws_cur import AWS_CUR, LINE_ITEM_TYPES, legacy_period
 from assets.ingest.validate import cast_or_reject
 from assets.schemas import COST_LINES
 from assets.sql import connect
 from assets.staging import read_files
-from pipelines.config import AllocationConfig
 from tests.unit.test_ingest_readers import rows, stage
 
 DAY = datetime(2025, 1, 15)

@@ -20,11 +20,12 @@ from xml.sax.saxutils import escape
 import pytest
 
 import assets.ingest
+from assets.config import Source, load_settings
 from assets.ingest.azure_cost import AZURE_EXPORT, CHARGE_TYPES, fetch_azure_export
 from assets.lake import Lake
+from assets.raw import land_day
 from assets.sql import connect
-from assets.staging import land_day, stage_day
-from pipelines.config import Source, load_settings
+from assets.staging import stage_day
 from tests.unit.test_ingest_readers import stage
 
 EA_HEADER = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import ConfigError, load_settings
+from assets.config import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,11 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from assets.config import load_settings
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.invoices import INVOICE_LINES
+from assets.raw import land_day
 from assets.sql import connect
-from assets.staging import land_day, stage_day
-from pipelines.config import load_settings
+from assets.staging import stage_day
 from tests.unit.test_ingest_readers import stage
 from tests.unit.test_staging import staged
 

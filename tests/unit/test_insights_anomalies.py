@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from assets.insights.config import InsightsConfig
+from assets.marts.insights_config import InsightsConfig
 from tests.insights_fixtures import days, fact, mart, telemetry, write_lake
 
 START = date(2026, 9, 28)  # a Monday; eight weeks to 2026-11-22

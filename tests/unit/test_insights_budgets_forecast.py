@@ -7,7 +7,7 @@ import statistics
 from datetime import date
 from decimal import Decimal
 
-from assets.insights.config import Budget, InsightsConfig
+from assets.marts.insights_config import Budget, InsightsConfig
 from tests.insights_fixtures import days, fact, mart, write_lake
 
 AS_OF = date(2026, 11, 10)

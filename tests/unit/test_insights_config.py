@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assets.insights.config import load_insights
-from pipelines.config import ConfigError
+from assets.config import ConfigError
+from assets.marts.insights_config import load_insights
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from assets.insights.config import InsightsConfig, ModelTier, RoutingRule
-from assets.insights.marts import build_insights
+from assets.marts.insights import build_insights
+from assets.marts.insights_config import InsightsConfig, ModelTier, RoutingRule
 from assets.pricing import PriceOverrides
 from tests.insights_fixtures import at, call, fact, mart, read_mart, write_lake
 

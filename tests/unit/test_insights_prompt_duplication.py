@@ -6,8 +6,8 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from assets.insights.config import Duplicates, InsightsConfig
-from assets.insights.marts import band_masks
+from assets.marts.insights import band_masks
+from assets.marts.insights_config import Duplicates, InsightsConfig
 from tests.insights_fixtures import at, call, fact, mart, read_mart, write_lake
 
 DAY = date(2026, 11, 3)

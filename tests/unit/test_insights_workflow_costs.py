@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from assets.insights.config import BusinessMetrics, InsightsConfig
-from assets.insights.marts import BusinessMetricsError
+from assets.marts.insights import BusinessMetricsError
+from assets.marts.insights_config import BusinessMetrics, InsightsConfig
 from tests.insights_fixtures import at, call, fact, mart, telemetry, write_lake
 
 DAY = date(2026, 11, 3)

@@ -7,8 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 from assets.allocation.engine import allocate_day
+from assets.config import AllocationConfig
 from assets.sql import connect, load_sql, run_sql
-from pipelines.config import AllocationConfig
 from tests.allocation_fixtures import line, load_day
 from tests.unit.test_allocation_coverage import RULE, bill, bucket, call
 

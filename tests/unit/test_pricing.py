@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from assets.config import ConfigError
 from assets.pricing import (
     CATALOG_SOURCE,
     Alias,
@@ -22,7 +23,6 @@ from assets.pricing import (
 )
 from assets.schemas import STAGED_USAGE_EVENTS
 from assets.sql import connect
-from pipelines.config import ConfigError
 
 EXAMPLE_OVERRIDES = Path(__file__).resolve().parents[2] / "config" / "prices.yaml"
 MAY = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from assets.config import load_settings
 from assets.ingest.records import UNREADABLE_COPY
 from assets.ingest.redact import redact_otlp_json
 from assets.lake import Lake
+from assets.raw import land_day
 from assets.sql import connect
-from assets.staging import land_day, stage_day
-from pipelines.config import load_settings
+from assets.staging import stage_day
 from tests.unit.test_ingest_otlp import NEW_STYLE, SECRET, request
 from tests.unit.test_staging import staged
 

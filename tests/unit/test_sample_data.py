@@ -18,14 +18,14 @@ import pytest
 import yaml
 from genai_prices import Usage, calc_price
 
-import pipelines.sample_data as sample_data
+import sample_data as sample_data
 from assets.ingest.bedrock_logs import BEDROCK_INVOCATION_LOGS
 from assets.ingest.langfuse import LANGFUSE_OBSERVATIONS
 from assets.schemas import USAGE_EVENTS, column_names
-from pipelines.sample_data import generate
-from pipelines.sample_data.bills import invoice_lines
-from pipelines.sample_data.calls import ChunkSpec, generate_chunk
-from pipelines.sample_data.universe import UNLOGGED_KEY
+from sample_data import generate
+from sample_data.bills import invoice_lines
+from sample_data.calls import ChunkSpec, generate_chunk
+from sample_data.universe import UNLOGGED_KEY
 from tests.unit.test_ingest_readers import stage
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,10 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from assets.config import load_settings
 from assets.lake import Lake
+from assets.raw import land_day, source_files
 from assets.sql import connect
-from assets.staging import land_day, source_files, stage_day
-from pipelines.config import load_settings
+from assets.staging import stage_day
 
 HEADER = (
     "BilledCost,EffectiveCost,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ServiceName,SubAccountId"

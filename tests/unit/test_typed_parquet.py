@@ -68,9 +68,10 @@ def test_staged_calls_keep_file_order_and_a_restage_writes_the_same_bytes(tmp_pa
     byte-identical; a repeated request id is still staged once (the first seen) and the repeat quarantined."""
     from datetime import date
 
+    from assets.config import load_settings
     from assets.lake import Lake
-    from assets.staging import land_day, stage_day
-    from pipelines.config import load_settings
+    from assets.raw import land_day
+    from assets.staging import stage_day
 
     con = connect()
     (tmp_path / "usage").mkdir()

@@ -10,11 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from assets.allocation.engine import allocate
+from assets.config import load_settings
 from assets.lake import Lake
-from assets.marts import build_marts
+from assets.marts.facts import build_marts
 from assets.pricing import price_day
-from assets.staging import land_day, stage_day, stage_days
-from pipelines.config import load_settings
+from assets.raw import land_day
+from assets.staging import stage_day, stage_days
 from tests.unit.test_staging import staged
 
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(4)]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from assets.config import Settings, load_settings
 from assets.export.focus import FOCUS_VERSIONS, FORMATS, export_focus
-from pipelines.config import Settings, load_settings
 from tests.e2e.conftest import Run
 
 

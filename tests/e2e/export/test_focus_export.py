@@ -13,13 +13,13 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.config import Settings
 from assets.export.focus import SERVICE_SUBCATEGORIES, FocusExportError, export_focus, lake_export_dir
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.validate import cast_or_reject
 from assets.lake import Lake
 from assets.schemas import COST_LINES
 from assets.sql import connect
-from pipelines.config import Settings
 from pipelines.resources import ApportionConfig
 from tests.e2e.conftest import Run
 from tests.e2e.export.conftest import Export
@@ -554,7 +554,7 @@ def test_an_allocation_older_than_staging_stops_the_export(settings: Settings, p
 
 
 def test_focus_export_asset_writes_each_version_under_the_lake(settings: Settings, pipeline_run: Run):
-    from assets.export.focus import focus_export
+    from pipelines.assets import focus_export
 
     day = pipeline_run.days[2]
     result = dg.materialize(

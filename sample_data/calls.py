@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from assets.schemas import USAGE_EVENTS, column_names
-from pipelines.sample_data import universe as u
+from sample_data import universe as u
 
 WORKFLOW_ROW_SHARE = 0.55
 ROWS_PER_TRACE = 8.0

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import polars as pl
 
-from pipelines.sample_data import universe as u
+from sample_data import universe as u
 
 BEDROCK_ACCOUNT = u.SUB_ACCOUNTS["ml-prod"]
 BEDROCK_FOLDER = f"bedrock_logs/AWSLogs/{BEDROCK_ACCOUNT}/BedrockModelInvocationLogs/{u.REGION}"

@@ -58,8 +58,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from pipelines.sample_data import universe as u
-from pipelines.sample_data.bills import (
+from sample_data import universe as u
+from sample_data.bills import (
     VENDORS,
     DayActivity,
     VendorSpend,
@@ -69,8 +69,8 @@ from pipelines.sample_data.bills import (
     served_totals,
     vendor_rows,
 )
-from pipelines.sample_data.calls import ChunkSpec, generate_chunk, token_totals
-from pipelines.sample_data.formats import (
+from sample_data.calls import ChunkSpec, generate_chunk, token_totals
+from sample_data.formats import (
     anthropic_cost_pages,
     anthropic_usage_pages,
     openai_cost_pages,
@@ -81,7 +81,7 @@ from pipelines.sample_data.formats import (
     write_langfuse_jsonl,
     write_litellm_csv,
 )
-from pipelines.sample_data.writers import (
+from sample_data.writers import (
     otlp_lines,
     write_focus_csv,
     write_lines,

@@ -3,14 +3,10 @@
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
-
+from assets.config import Settings
 from assets.lake import Lake, register_day_view, write_parquet
 from assets.schemas import PRICED_USAGE, STAGED_COST_LINES, STAGED_QUARANTINE
 from assets.sql import connect, load_sql
-from pipelines.config import Settings
-from pipelines.partitions import daily
-from pipelines.resources import ApportionConfig, partition_days
 
 INGEST_LOG = [("source", "VARCHAR"), ("unreadable_reason", "VARCHAR")]
 
@@ -71,46 +67,3 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
     )
     con.close()
     return {"fact_cost": fact_rows, "reconciliation": reconciliation_rows, "true_up": true_up_rows}
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            "fact_cost",
-            deps=["allocated_lines", "priced_usage"],
-            group_name="marts",
-            kinds={"parquet"},
-            description="Cost per day × team × feature × customer × agent × workflow × provider × model "
-            "× category × rule × source; the table finance and engineering query.",
-        ),
-        dg.AssetSpec(
-            "reconciliation",
-            deps=["allocated_lines", "cost_lines", "quarantine"],
-            group_name="marts",
-            kinds={"parquet"},
-            description="Per day and source: source total, allocated, unallocated, difference (always 0).",
-        ),
-        dg.AssetSpec(
-            "true_up",
-            deps=["allocated_lines", "cost_lines"],
-            group_name="marts",
-            kinds={"parquet"},
-            description="Per day, vendor, model and API key: billed against list-priced telemetry, the residual, "
-            "and billed spend with no telemetry at all.",
-        ),
-    ],
-    partitions_def=daily,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    # subsettable only to avoid a Dagster 1.13 check that compares partition subsets with a faulty `!=` and refuses
-    # some backfills at random; all three tables are always built together
-    can_subset=True,
-)
-def marts(context: dg.AssetExecutionContext, apportion: ApportionConfig):
-    settings = apportion.settings()
-    rows = {"fact_cost": 0, "reconciliation": 0, "true_up": 0}
-    for day in partition_days(context):
-        for table, n in build_marts(settings, day).items():
-            rows[table] += n
-    for table, n in rows.items():
-        if dg.AssetKey(table) in context.selected_asset_keys:
-            yield dg.MaterializeResult(asset_key=table, metadata={"rows": n})

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 from genai_prices import Usage, calc_price
 
-from pipelines.sample_data import universe as u
+from sample_data import universe as u
 
 TEN_PLACES = Decimal("1e-10")
 ZERO = Decimal(0)

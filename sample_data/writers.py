@@ -10,7 +10,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from pipelines.sample_data import universe as u
+from sample_data import universe as u
 
 OTLP_BATCH = 500
 """Spans per `ExportTraceServiceRequest` line, like a collector's batch processor."""

@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 
 from assets.ingest.readers import sql_string
-from assets.insights.marts import INSIGHT_TABLES, NoHistory, insight_file, register_history
 from assets.lake import Lake, atomic_path
+from assets.marts.insights import INSIGHT_TABLES, NoHistory, insight_file, register_history
 from assets.sql import connect
 
 PALETTE = ("#3b6fb6", "#e07b39", "#4f9d69", "#c5504b", "#8064a2", "#d4a72c", "#4bacc6", "#9b6b43", "#7f7f7f")

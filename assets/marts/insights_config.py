@@ -1,6 +1,6 @@
 """`config/insights.yaml` as pydantic models: budgets, routing tiers, the business-metric file, alert and anomaly
 thresholds. Validated before any data is read; errors name the file, the line and what was expected
-(`pipelines.config.ConfigError`, through `parse_yaml`). Relative paths resolve against the folder of the file.
+(`assets.config.ConfigError`, through `parse_yaml`). Relative paths resolve against the folder of the file.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipelines.config import NAME, ConfigError, parse_yaml, resolve
+from assets.config import NAME, ConfigError, parse_yaml, resolve
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
 

@@ -1,0 +1,109 @@
+"""Sources → raw: every file a source offers for a day, kept byte for byte, with a manifest per source and day.
+
+`land_day` keeps a byte-for-byte copy of every file a source offers for the day (named by its content) and writes
+the day's manifest; `manifest_files` lists what a landed day holds, for staging to read.
+"""
+
+import glob as globlib
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from assets.config import Settings, Source
+from assets.ingest import SOURCE_KINDS
+from assets.ingest.base import Fetched
+from assets.lake import Lake, land_file, write_parquet
+from assets.sql import connect
+
+
+def source_files(source: Source, base: Path, day: date) -> list[Path]:
+    """The files a source offers for `day`: its path with `{date}` filled in, as a file, a folder or a glob."""
+    pattern = source.path.replace("{date}", day.isoformat())
+    path = Path(pattern) if Path(pattern).is_absolute() else base / pattern
+    if globlib.has_magic(str(path)):
+        found = [Path(p) for p in globlib.glob(str(path), recursive=True)]
+    elif path.is_dir():
+        found = list(path.rglob("*"))
+    else:
+        found = [path] if path.exists() else []
+    return sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+
+
+def local_files(source: Source, base: Path, day: date) -> list[Fetched]:
+    """What a local source offers for `day`, as fetched files."""
+    return [
+        Fetched(path, str(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
+        for path in source_files(source, base, day)
+    ]
+
+
+def _with_local_path_resolved(source: Source, base: Path) -> Source:
+    """A fetcher gets local paths (not `s3://`, `https://`, …) resolved against the config's folder."""
+    if "://" in source.path or Path(source.path).is_absolute():
+        return source
+    return source.model_copy(update={"path": str(base / source.path)})
+
+
+def _origin(origin: str, base: Path) -> str:
+    """Where a landed file came from, as the manifest records it: a URL as it is, a local path relative to the
+    config's folder when inside it, so that a manifest does not depend on where the project is checked out."""
+    if "://" in origin or not Path(origin).is_relative_to(base):
+        return origin
+    return str(Path(origin).relative_to(base))
+
+
+def land_day(settings: Settings, day: date) -> dict[str, int]:
+    """Land every source's files for `day` in raw and write the day's manifests; returns files per source.
+    A remote source's kind fetches its files first (into a scratch folder that is removed afterwards); a kind whose
+    files can carry prompt text lands a redacted copy (`redacted` in the manifest)."""
+    lake = Lake(settings.app.lake)
+    landed: dict[str, int] = {}
+    con = connect()
+    for source in settings.app.sources:
+        kind = SOURCE_KINDS[source.kind]
+        with tempfile.TemporaryDirectory(dir=lake.tmp_dir()) as workdir:
+            if kind.fetch:
+                fetched = kind.fetch(_with_local_path_resolved(source, settings.root), day, Path(workdir))
+            else:
+                fetched = local_files(source, settings.root, day)
+            rows = []
+            for item in fetched:
+                path = item.path
+                if kind.redact:
+                    path = Path(workdir) / "redacted" / item.path.name
+                    path.parent.mkdir(exist_ok=True)
+                    kind.redact(item.path, path)
+                raw, checksum = land_file(path, lake.raw_dir(source.name))
+                rows.append(
+                    (
+                        source.name,
+                        day,
+                        _origin(item.origin, settings.root),
+                        raw.name,
+                        checksum,
+                        raw.stat().st_size,
+                        item.modified_at,
+                        bool(kind.redact),
+                    )
+                )
+        con.execute(
+            "create or replace temp table manifest (source varchar, day date, source_path varchar, raw_file varchar, "
+            "sha256 varchar, bytes bigint, modified_at timestamptz, redacted boolean)"
+        )
+        if rows:
+            con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        write_parquet(con, "select * from manifest order by raw_file", lake.manifest_file(source.name, day))
+        landed[source.name] = len(rows)
+    con.close()
+    return landed
+
+
+def manifest_files(lake: Lake, source: str, day: date) -> list[Path]:
+    """The raw files the day's manifest lists for `source` (empty when the source had none that day)."""
+    manifest = lake.manifest_file(source, day)
+    if not manifest.exists():
+        raise FileNotFoundError(f"no raw manifest for source {source} on {day}: land the day first")
+    con = connect()
+    names = [r[0] for r in con.execute("select raw_file from read_parquet($f)", {"f": str(manifest)}).fetchall()]
+    con.close()
+    return [lake.raw_dir(source) / name for name in names]
