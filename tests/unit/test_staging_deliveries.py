@@ -1,0 +1,124 @@
+"""Each billing delivery is parsed once (`assets.staging`): staging a range, a nightly re-run and a backfill write
+the same bytes as staging parsed every file for every day did, and an unchanged delivery is not read again."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+from assets.config import load_settings
+from assets.lake import Lake
+from assets.raw import land_day
+from assets.staging import STAGING_TABLES, stage_days
+
+DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(4)]
+HEADER = (
+    "BilledCost,EffectiveCost,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ServiceName,SubAccountId"
+)
+BILL_A = [
+    "300.00,290.00,USD,Usage,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z,Support,011",
+    "7.77,7.00,EUR,Usage,2026-11-02T00:00:00Z,2026-11-03T00:00:00Z,S3,1",
+    "abc,1.00,USD,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
+    "2.00,2.00,GBP,Usage,2026-11-03T00:00:00Z,2026-11-04T00:00:00Z,S3,1",
+    "1.00,1.00,USD,Usage,,2026-11-04T00:00:00Z,S3,1",
+    "2.00,2.00,USD,Usage,2026-11-02T00:00:00Z,2026-11-02T00:00:00Z,S3,1",
+    "10.00,9.99,USD,Usage,2026-11-02T00:00:00Z,2026-11-05T00:00:00Z,EC2,2",
+    *[f"1.10,1.05,USD,Usage,{d}T00:00:00Z,{d + timedelta(days=1)}T00:00:00Z,EC2,{i}" for i, d in enumerate(DAYS)],
+]
+BILL_B = [
+    "-5.00,-5.00,USD,Credit,2026-11-01T00:00:00Z,2026-11-08T00:00:00Z,EC2,2",
+    "0.3333333333,0.3333333333,EUR,Usage,2026-11-04T00:00:00Z,2026-11-05T00:00:00Z,S3,3",
+]
+INVOICES = (
+    "vendor,invoice_id,period_start,period_end,description,amount,currency,provider\n"
+    "Pinecone,INV-1,2026-11-01,2026-11-04,Read units,100.00,USD,pinecone\n"
+    "Pinecone,INV-1,2026-11-01,2026-11-04,Service credit,-10.00,USD,pinecone\n"
+)
+
+
+def write_sources(root: Path) -> Path:
+    """A month-long FOCUS bill in two files (one gzipped), invoices spread by the requests of a usage log, and
+    that log: all read without `{date}`, so every day reads the same delivery."""
+    (root / "bills").mkdir(parents=True)
+    (root / "bills" / "a.csv").write_text("\n".join([HEADER, *BILL_A]) + "\n")
+    (root / "bills" / "b.csv.gz").write_bytes(gzip.compress(("\n".join([HEADER, *BILL_B]) + "\n").encode(), mtime=0))
+    (root / "invoices.csv").write_text(INVOICES)
+    calls = [
+        {"event_time": f"{day}T12:00:00Z", "provider": "pinecone", "request_id": f"p{day}-{i}"}
+        for n, day in enumerate(DAYS)
+        for i in range(n + 1)
+    ]
+    calls.append({"event_time": f"{DAYS[1]}T13:00:00Z", "provider": "pinecone", "request_id": f"p{DAYS[1]}-0"})
+    (root / "calls.jsonl").write_text("".join(json.dumps(c) + "\n" for c in calls))
+    (root / "fx.csv").write_text("date,currency,rate\n2026-10-30,EUR,1.08\n2026-11-03,EUR,1.10\n")
+    (root / "allocation.yaml").write_text("rules: []\n")
+    (root / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\nfx_rates: fx.csv\nsources:\n"
+        "  - {name: bill, kind: focus, path: 'bills/*'}\n"
+        "  - {name: vendors, kind: invoice_lines, path: invoices.csv,"
+        " spread: {method: usage, driver: requests, match: {provider: pinecone}}}\n"
+        "  - {name: app, kind: usage_jsonl, path: calls.jsonl}\n"
+    )
+    return root / "apportion.yaml"
+
+
+def partition_digests(lake: Lake) -> dict[str, str]:
+    return {
+        f"{table}/{day}/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        for table in STAGING_TABLES
+        for day in DAYS
+        for path in sorted(lake.partition_dir(table, day).glob("*.parquet"))
+    }
+
+
+EXPECTED: dict[str, str] = {
+    "cost_lines/2026-11-01/bill.parquet": "4ebb71ae13cc8a5a",
+    "cost_lines/2026-11-01/vendors.parquet": "4cf6fb0a14bb16ff",
+    "cost_lines/2026-11-02/bill.parquet": "ed791d96b3bd13db",
+    "cost_lines/2026-11-02/vendors.parquet": "7b10e5e7adc48915",
+    "cost_lines/2026-11-03/bill.parquet": "ed211ba66e03a760",
+    "cost_lines/2026-11-03/vendors.parquet": "616da0c60d94b195",
+    "cost_lines/2026-11-04/bill.parquet": "a5e74bf3039b69c7",
+    "cost_lines/2026-11-04/vendors.parquet": "d5c5044a1a3b2f25",
+    "usage_events/2026-11-01/app.parquet": "25a40137aa0a70e5",
+    "usage_events/2026-11-02/app.parquet": "dd40c5893085e363",
+    "usage_events/2026-11-03/app.parquet": "3cd0abc0685ee9b4",
+    "usage_events/2026-11-04/app.parquet": "4a9082e2a9f37daf",
+    "quarantine/2026-11-01/app.parquet": "fd491dd4ff06524d",
+    "quarantine/2026-11-01/bill.parquet": "be80cfa2853a333f",
+    "quarantine/2026-11-01/vendors.parquet": "fd491dd4ff06524d",
+    "quarantine/2026-11-02/app.parquet": "abc0025c8df3fd1d",
+    "quarantine/2026-11-02/bill.parquet": "80884669bcd37288",
+    "quarantine/2026-11-02/vendors.parquet": "fd491dd4ff06524d",
+    "quarantine/2026-11-03/app.parquet": "fd491dd4ff06524d",
+    "quarantine/2026-11-03/bill.parquet": "dccb5708c50db245",
+    "quarantine/2026-11-03/vendors.parquet": "fd491dd4ff06524d",
+    "quarantine/2026-11-04/app.parquet": "fd491dd4ff06524d",
+    "quarantine/2026-11-04/bill.parquet": "609d5e2ff9cd1e14",
+    "quarantine/2026-11-04/vendors.parquet": "fd491dd4ff06524d",
+    "ingest_log/2026-11-01/app.parquet": "f0507fdce89dd857",
+    "ingest_log/2026-11-01/bill.parquet": "8bc79dbef08aa63e",
+    "ingest_log/2026-11-01/vendors.parquet": "12ab18faee7c0be7",
+    "ingest_log/2026-11-02/app.parquet": "4c4e62d3e45f97b5",
+    "ingest_log/2026-11-02/bill.parquet": "8bc79dbef08aa63e",
+    "ingest_log/2026-11-02/vendors.parquet": "12ab18faee7c0be7",
+    "ingest_log/2026-11-03/app.parquet": "f0507fdce89dd857",
+    "ingest_log/2026-11-03/bill.parquet": "a5a95b6e8fbec0e2",
+    "ingest_log/2026-11-03/vendors.parquet": "12ab18faee7c0be7",
+    "ingest_log/2026-11-04/app.parquet": "f0507fdce89dd857",
+    "ingest_log/2026-11-04/bill.parquet": "8bc79dbef08aa63e",
+    "ingest_log/2026-11-04/vendors.parquet": "12ab18faee7c0be7",
+}
+"""Digests of the partitions that staging wrote for `write_sources` before deliveries were cached (every file
+parsed again for every day), landed day by day and staged in one `stage_days` over `DAYS`."""
+
+
+def test_staging_a_range_writes_the_same_bytes_as_parsing_every_day_did(tmp_path: Path) -> None:
+    settings = load_settings(write_sources(tmp_path))
+    for day in DAYS:
+        land_day(settings, day)
+    stage_days(settings, DAYS)
+    assert partition_digests(Lake(settings.app.lake)) == EXPECTED
