@@ -4,6 +4,7 @@
 <lake>/raw/<source>/<sha256[:16]>-<file name>          byte-for-byte copies of source files (content-addressed)
 <lake>/raw/_manifests/<source>/<day>.parquet           which raw files a day of that source read
 <lake>/<layer>/<table>/<partition>=<day>/<name>.parquet  one file per partition (and per source in staging)
+<lake>/staging/_deliveries/<source>/<key>.parquet      a billing delivery's typed rows, parsed once (+ .files.parquet)
 ```
 A partition is replaced by writing a temporary file beside it and renaming it over the old one, so a crash never
 leaves a half-written partition and a re-run replaces rather than appends.
@@ -73,8 +74,15 @@ class Lake:
     def raw_dir(self, source: str) -> Path:
         return self.root / "raw" / source
 
+    def manifests_dir(self, source: str) -> Path:
+        return self.root / "raw" / "_manifests" / source
+
     def manifest_file(self, source: str, day: date) -> Path:
-        return self.root / "raw" / "_manifests" / source / f"{day.isoformat()}.parquet"
+        return self.manifests_dir(source) / f"{day.isoformat()}.parquet"
+
+    def deliveries_dir(self, source: str) -> Path:
+        """A source's billing deliveries, each parsed and cast once (`assets.staging`)."""
+        return self.root / "staging" / "_deliveries" / source
 
     def tmp_dir(self) -> Path:
         path = self.root / "_tmp"

@@ -98,12 +98,16 @@ def land_day(settings: Settings, day: date) -> dict[str, int]:
     return landed
 
 
-def manifest_files(lake: Lake, source: str, day: date) -> list[Path]:
-    """The raw files the day's manifest lists for `source` (empty when the source had none that day)."""
+def manifest_entries(lake: Lake, source: str, day: date) -> list[tuple[str, str]]:
+    """(raw file name, sha256) of each file the day's manifest lists for `source`, in its order (by name)."""
     manifest = lake.manifest_file(source, day)
     if not manifest.exists():
         raise FileNotFoundError(f"no raw manifest for source {source} on {day}: land the day first")
-    con = connect()
-    names = [r[0] for r in con.execute("select raw_file from read_parquet($f)", {"f": str(manifest)}).fetchall()]
-    con.close()
-    return [lake.raw_dir(source) / name for name in names]
+    with connect() as con:
+        query = "select raw_file, sha256 from read_parquet($f) order by raw_file"
+        return [(r[0], r[1]) for r in con.execute(query, {"f": str(manifest)}).fetchall()]
+
+
+def manifest_files(lake: Lake, source: str, day: date) -> list[Path]:
+    """The raw files the day's manifest lists for `source` (empty when the source had none that day)."""
+    return [lake.raw_dir(source) / name for name, _ in manifest_entries(lake, source, day)]

@@ -5,8 +5,11 @@ column and reason) and writes the day's `cost_lines`, `usage_events`, `usage_met
 `ingest_log` partitions, one Parquet file per source.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -18,7 +21,7 @@ from assets.ingest.base import SourceKind
 from assets.ingest.readers import UnreadableFile
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, replace_partition, write_parquet
-from assets.raw import manifest_files
+from assets.raw import manifest_entries
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
 from assets.spread import spread_lines
 from assets.sql import connect, load_sql, run_model, run_sql
@@ -30,6 +33,9 @@ DATE_COLUMN = {
     "usage_metrics": "metric_time",
 }
 STAGING_TABLES = ("cost_lines", "usage_events", "usage_metrics", "quarantine", "ingest_log")
+INGEST_DIR = Path(__file__).resolve().parent / "ingest"
+DELIVERY_LAYOUT = 1
+"""Bumped when what a cached delivery holds changes shape (see `read_files`)."""
 
 
 @dataclass
@@ -48,12 +54,15 @@ def register_fx_rates(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
 
 def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Path], options: dict) -> None:
     """Parse and cast each file once, in order, into the temp table `src_typed`
-    (`assets.ingest.validate.cast_table`); list the files read in `files_read` (one with no record too), and those
-    that could not be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not UTF-8) in
-    `unreadable(source_file, reason)`: they are quarantined whole, the other files go on. Rows stay in file order,
-    so what is staged from them needs no sort to be written the same way twice."""
-    con.execute("create or replace temp table unreadable (source_file varchar, reason varchar)")
-    con.execute("create or replace temp table files_read (_file varchar)")
+    (`assets.ingest.validate.cast_table`), and list every file in `delivery_files(_file, rows_in, unreadable_reason)`:
+    `rows_in` is counted apart from the parse (`SourceKind.count_rows`), so a record the reader drops unbalances the
+    file. A file that cannot be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not
+    UTF-8) gets its reason instead: it is quarantined whole, the other files go on. Rows stay in file order, so what
+    is staged from them needs no sort to be written the same way twice. `files_read` and `unreadable` are taken from
+    `delivery_files` for the per-day models."""
+    con.execute(
+        "create or replace temp table delivery_files (_file varchar, rows_in bigint, unreadable_reason varchar)"
+    )
     schema = SCHEMA[kind.target]
     text = ", ".join(f'null::varchar as "{c.name}"' for c in schema)
     con.execute(f"create or replace temp view src_none as select null::varchar as _file, 0 as _row, {text} limit 0")
@@ -62,24 +71,116 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
         try:
             kind.read(con, [path], "src_records", options)
             cast_table(con, "src_records", schema, "src_typed", checks=kind.checks, append=True)
-            con.execute("insert into files_read values ($f)", {"f": str(path)})
+            counted = kind.count_rows(con, path)
+            if counted is None:
+                parsed = "select count(*) from src_typed where _file = $f"
+                counted = con.execute(parsed, {"f": str(path)}).fetchall()[0][0]
+            con.execute("insert into delivery_files values ($f, $n, null)", {"f": str(path), "n": counted})
         except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
-            con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})
+            con.execute("insert into delivery_files values ($f, 0, $r)", {"f": str(path), "r": reason})
+    _delivery_views(con, kind)
 
 
-def _stage_source(
-    con: duckdb.DuckDBPyConnection, settings: Settings, source: Source, files: list[Path], day: date
-) -> dict[str, str]:
-    """Read and cast one source's files; returns the SQL (by staging table) selecting its rows for `day`."""
-    kind = SOURCE_KINDS[source.kind]
-    read_files(con, kind, files, source.options)
+def _delivery_views(con: duckdb.DuckDBPyConnection, kind: SourceKind) -> None:
+    """What every day of the delivery reads besides `src_typed` and `delivery_files`. `unreadable` is a table:
+    DuckDB plans a union with an empty table away, which keeps the partitions' columns as NOT NULL as they were."""
+    con.execute(
+        "create or replace temp table files_read as select _file from delivery_files where unreadable_reason is null"
+    )
+    con.execute(
+        "create or replace temp table unreadable as select parse_filename(_file) as source_file, "
+        "unreadable_reason as reason from delivery_files where unreadable_reason is not null"
+    )
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
     staged_and_rejected(con, "src_typed", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The raw files a source landed for a day (the files a CUR manifest lists, an export run, a bill read without
+    `{date}`), in manifest order, and the key of their parse: the same files read by the same kind, options and
+    code give the same typed rows, so a delivery is parsed once however many days and runs read it."""
+
+    files: tuple[Path, ...]
+    key: str
+
+
+@cache
+def _code_version() -> str:
+    """What the typed rows of a delivery depend on besides its files: the readers, the kinds, the casts, the
+    schemas. Any change to them parses every delivery again."""
+    digest = hashlib.sha256(f"layout {DELIVERY_LAYOUT}".encode())
+    for path in sorted([*INGEST_DIR.glob("*.py"), INGEST_DIR.parent / "schemas.py"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def delivery_key(source: Source, entries: list[tuple[str, str]]) -> str:
+    """The key of a delivery: its raw files (name and sha256) with the source's kind and options and the code."""
+    content = {"kind": source.kind, "options": source.options, "code": _code_version(), "files": entries}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def day_delivery(lake: Lake, source: Source, day: date) -> Delivery:
+    entries = manifest_entries(lake, source.name, day)
+    files = tuple(lake.raw_dir(source.name) / name for name, _ in entries)
+    return Delivery(files, delivery_key(source, entries))
+
+
+def _delivery_paths(lake: Lake, source: str, key: str) -> tuple[Path, Path]:
+    """The typed rows of a cached delivery and its file list; the list is written last, so it marks it complete."""
+    folder = lake.deliveries_dir(source)
+    return folder / f"{key}.parquet", folder / f"{key}.files.parquet"
+
+
+def load_delivery(con: duckdb.DuckDBPyConnection, lake: Lake, source: Source, delivery: Delivery) -> bool:
+    """`src_typed` and `delivery_files` of a delivery (see `read_files`): from its cache when a billing delivery
+    was parsed before, else parsed now (and cached, for a billing source). Returns whether it was parsed."""
+    kind = SOURCE_KINDS[source.kind]
+    typed, listed = _delivery_paths(lake, source.name, delivery.key)
+    if listed.exists():
+        con.execute("create or replace temp table src_typed as select * from read_parquet($f)", {"f": str(typed)})
+        con.execute("create or replace temp table delivery_files as select * from read_parquet($f)", {"f": str(listed)})
+        _delivery_views(con, kind)
+        return False
+    read_files(con, kind, list(delivery.files), source.options)
+    if kind.target == "cost_lines":
+        write_parquet(con, "select * from src_typed", typed)
+        write_parquet(con, "select * from delivery_files", listed)
+    return True
+
+
+def collect_deliveries(lake: Lake, source: Source) -> list[Path]:
+    """Remove the cached deliveries of `source` that no day's manifest lists any more (a re-delivered billing
+    period replaced them); returns the files removed."""
+    folder = lake.deliveries_dir(source.name)
+    cached = sorted(folder.glob("*.files.parquet")) if folder.is_dir() else []
+    if not cached:
+        return []
+    with connect() as con:
+        days = con.execute(
+            "select list(raw_file order by raw_file), list(sha256 order by raw_file) "
+            "from read_parquet($f) group by day",
+            {"f": str(lake.manifests_dir(source.name) / "*.parquet")},
+        ).fetchall()
+    listed = {delivery_key(source, list(zip(names, sums, strict=True))) for names, sums in days}
+    removed = []
+    for path in cached:
+        key = path.name.removesuffix(".files.parquet")
+        if key not in listed:
+            for stale in (path, path.with_name(f"{key}.parquet")):
+                stale.unlink(missing_ok=True)
+                removed.append(stale)
+    return removed
+
+
+def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Source, day: date) -> dict[str, str]:
+    """The SQL (by staging table) selecting the rows of the loaded delivery (`load_delivery`) for `day`."""
+    kind = SOURCE_KINDS[source.kind]
     params = {"charge_date": day, "event_date": day, "metric_date": day, "source": source.name}
     queries: dict[str, str] = {}
     if kind.target == "cost_lines":
-        register_fx_rates(con, settings)
         spread_lines(con, settings, source, day)
         run_model(
             con,
@@ -124,7 +225,10 @@ def stage_day(settings: Settings, day: date) -> StageResult:
 
 def stage_days(settings: Settings, days: list[date]) -> StageResult:
     """Write the staging partitions of `days` for every configured source. Sources spread by a usage driver go
-    last, after every other source of every day, so their driver holds the usage of all the days staged here."""
+    last, after every other source of every day, so their driver holds the usage of all the days staged here.
+
+    The days of a source that read the same delivery share one parse: it is loaded once (from its cache, or parsed
+    and cached) and each of those days is a slice of it, written to its own partitions."""
     lake = Lake(settings.app.lake)
     rows = dict.fromkeys(STAGING_TABLES, 0)
     written: dict[tuple[str, date], set[str]] = {(t, d): set() for t in STAGING_TABLES for d in days}
@@ -132,35 +236,43 @@ def stage_days(settings: Settings, days: list[date]) -> StageResult:
     unbalanced: list[str] = []
     first = [s for s in settings.app.sources if s.spread.method != "usage"]
     last = [s for s in settings.app.sources if s.spread.method == "usage"]
-    for source, day in [(s, d) for group in (first, last) for d in days for s in group]:
-        files = manifest_files(lake, source.name, day)
-        files_by_source[source.name] = files_by_source.get(source.name, 0) + len(files)
-        if not files:
-            continue
-        # files are read in manifest order and their rows kept in that order (see `read_files`)
-        con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir(), keep_order=True)
-        queries = _stage_source(con, settings, source, files, day)
-        params = {
-            "charge_date": day,
-            "event_date": day,
-            "metric_date": day,
-            "source": source.name,
-            "kind": source.kind,
-            # undated rejects belong to this day when its files are the day's own (a {date} path, a fetch)
-            "undated_here": "{date}" in source.path or SOURCE_KINDS[source.kind].fetch is not None,
-        }
-        for table, query in queries.items():
-            target = lake.partition_file(table, day, source.name)
-            rows[table] += write_parquet(con, query, target, params)
-            written[(table, day)].add(target.name)
-        unbalanced += [
-            r[0]
-            for r in con.execute(
-                "select source_file from read_parquet($f) where not balanced",
-                {"f": str(lake.partition_file("ingest_log", day, source.name))},
-            ).fetchall()
-        ]
-        con.close()
+    for source in [*first, *last]:
+        deliveries: dict[Delivery, list[date]] = {}
+        for day in days:
+            delivery = day_delivery(lake, source, day)
+            files_by_source[source.name] = files_by_source.get(source.name, 0) + len(delivery.files)
+            if delivery.files:
+                deliveries.setdefault(delivery, []).append(day)
+        for delivery, its_days in deliveries.items():
+            # files are read in manifest order and their rows kept in that order (see `read_files`)
+            con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir(), keep_order=True)
+            load_delivery(con, lake, source, delivery)
+            register_fx_rates(con, settings)
+            for day in its_days:
+                queries = _stage_day(con, settings, source, day)
+                params = {
+                    "charge_date": day,
+                    "event_date": day,
+                    "metric_date": day,
+                    "source": source.name,
+                    "kind": source.kind,
+                    # undated rejects belong to this day when its files are the day's own (a {date} path, a fetch)
+                    "undated_here": "{date}" in source.path or SOURCE_KINDS[source.kind].fetch is not None,
+                }
+                for table, query in queries.items():
+                    target = lake.partition_file(table, day, source.name)
+                    rows[table] += write_parquet(con, query, target, params)
+                    written[(table, day)].add(target.name)
+                unbalanced += [
+                    r[0]
+                    for r in con.execute(
+                        "select source_file from read_parquet($f) where not balanced",
+                        {"f": str(lake.partition_file("ingest_log", day, source.name))},
+                    ).fetchall()
+                ]
+            con.close()
+        if SOURCE_KINDS[source.kind].target == "cost_lines":
+            collect_deliveries(lake, source)
     for table, day in written:
         replace_partition(lake.partition_dir(table, day), written[(table, day)])
     return StageResult(rows=rows, files_by_source=files_by_source, unbalanced_files=unbalanced)

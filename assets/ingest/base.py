@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import duckdb
 
+from assets.ingest.counts import RowCounter, rows_by_file_type
 from assets.ingest.validate import RowCheck
 
 Target = Literal["cost_lines", "usage_events", "usage_metrics"]
@@ -45,3 +46,6 @@ class SourceKind:
     fetch: Fetcher | None = None
     redact: Callable[[Path, Path], None] | None = None
     """For formats that can carry prompt or response text: `redact(source, target)` writes the copy raw keeps."""
+    count_rows: RowCounter = rows_by_file_type
+    """How the records of a file are counted apart from `read`, for the balance of `ingest_log`
+    (`assets.ingest.counts`)."""

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from assets.ingest.base import Reader
 from assets.schemas import Column
+
+if TYPE_CHECKING:  # base imports the row counters, which read files with these readers
+    from assets.ingest.base import Reader
 
 MAX_LINE_BYTES = 256 * 1024 * 1024
 """Longest JSON line accepted: a collector's file exporter writes a whole batch of spans as one line."""

@@ -1,10 +1,10 @@
--- ingest_log: per source file read for $charge_date (one with no record too): rows in = rows valid + rows
--- quarantined (over all its days), and the valid rows that could not be staged on this day (rows_rejected_on_day,
--- also in quarantine)
+-- ingest_log: per source file read for $charge_date (one with no record too): rows in (counted apart from the
+-- parse, in delivery_files) = rows valid + rows quarantined (over all its days), and the valid rows that could not
+-- be staged on this day (rows_rejected_on_day, also in quarantine)
 with read_rows as (
-    select f._file, coalesce(n.rows_read, 0) as rows_read
+    select f._file, coalesce(n.rows_in, 0) as rows_read
     from files_read f
-    left join (select _file, count(*) as rows_read from src_typed group by _file) n on f._file = n._file
+    left join delivery_files n on f._file = n._file
 ),
 
 staged as (

@@ -34,7 +34,7 @@ from ranked
 where seen > 1;
 
 -- the repeats are marked where they are rather than filtered out by a join, which would not keep the rows' order
-alter table src_typed add column _repeat boolean default false;
+alter table src_typed add column if not exists _repeat boolean default false;
 
 update src_typed set _repeat = true
 from usage_events_duplicates d
