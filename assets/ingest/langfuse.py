@@ -49,6 +49,7 @@ from typing import Any
 import duckdb
 
 from assets.ingest.base import SourceKind
+from assets.ingest.counts import rows_as_parsed
 from assets.ingest.readers import create_view, file_format, sql_string
 from assets.ingest.records import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
@@ -151,5 +152,11 @@ def redact_observations(source: Path, target: Path) -> None:
 
 
 LANGFUSE_OBSERVATIONS = SourceKind(
-    "langfuse_observations", "usage_events", read_langfuse, USAGE_EVENT_CHECKS, redact=redact_observations
+    "langfuse_observations",
+    "usage_events",
+    read_langfuse,
+    USAGE_EVENT_CHECKS,
+    redact=redact_observations,
+    count_rows=rows_as_parsed,
 )
+"""Only model calls are records, not every observation of a file: the rows parsed are the rows in."""

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from assets.ingest.base import SourceKind
+from assets.ingest.counts import rows_as_parsed
 from assets.ingest.readers import create_view, json_error, jsonl_lines, project, sql_string
 from assets.ingest.redact import redact_otlp_json
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
@@ -224,4 +225,7 @@ def read_otlp(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opti
     create_view(con, view, USAGE_EVENTS, [_select(path, keys) for path in files])
 
 
-OTLP_JSON = SourceKind("otlp_json", "usage_events", read_otlp, USAGE_EVENT_CHECKS, redact=redact_otlp_json)
+OTLP_JSON = SourceKind(
+    "otlp_json", "usage_events", read_otlp, USAGE_EVENT_CHECKS, redact=redact_otlp_json, count_rows=rows_as_parsed
+)
+"""A line is a batch of spans, and only GenAI spans are records: the rows parsed are the rows in."""

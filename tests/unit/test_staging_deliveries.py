@@ -7,12 +7,15 @@ import gzip
 import hashlib
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+from assets import staging
 from assets.config import load_settings
 from assets.lake import Lake
 from assets.raw import land_day
 from assets.staging import STAGING_TABLES, stage_days
+from tests.unit.test_staging import staged
 
 DAYS = [date(2026, 11, 1) + timedelta(days=i) for i in range(4)]
 HEADER = (
@@ -122,3 +125,85 @@ def test_staging_a_range_writes_the_same_bytes_as_parsing_every_day_did(tmp_path
         land_day(settings, day)
     stage_days(settings, DAYS)
     assert partition_digests(Lake(settings.app.lake)) == EXPECTED
+
+
+def parses(monkeypatch) -> list[str]:
+    """The kind of every delivery staging parses from here on (instead of loading it from its cache)."""
+    kinds: list[str] = []
+    parse = staging.read_files
+
+    def counted(con, kind, files, options) -> None:
+        kinds.append(kind.name)
+        parse(con, kind, files, options)
+
+    monkeypatch.setattr(staging, "read_files", counted)
+    return kinds
+
+
+def test_a_delivery_is_parsed_once_for_its_days_and_not_again_by_the_next_night(tmp_path: Path, monkeypatch) -> None:
+    settings = load_settings(write_sources(tmp_path))
+    lake = Lake(settings.app.lake)
+    parsed = parses(monkeypatch)
+    for day in DAYS:
+        land_day(settings, day)
+    assert stage_days(settings, DAYS).unbalanced_files == []
+    assert parsed == ["focus", "usage_jsonl", "invoice_lines"]
+    # the next night re-runs the last days (lookback) and a backfill re-runs them all: billing deliveries are
+    # loaded from their cache (the usage log, not a billing delivery, is parsed once per run)
+    parsed.clear()
+    for day in DAYS[2:]:
+        land_day(settings, day)
+    stage_days(settings, DAYS[2:])
+    stage_days(settings, DAYS)
+    assert parsed == ["usage_jsonl", "usage_jsonl"]
+    assert partition_digests(lake) == EXPECTED
+    assert [len(list(lake.deliveries_dir(s).glob("*.files.parquet"))) for s in ("bill", "vendors", "app")] == [1, 1, 0]
+
+
+def test_a_redelivered_bill_is_parsed_again_and_replaces_the_old_delivery(tmp_path: Path, monkeypatch) -> None:
+    settings = load_settings(write_sources(tmp_path))
+    lake = Lake(settings.app.lake)
+    for day in DAYS[:2]:
+        land_day(settings, day)
+    stage_days(settings, DAYS[:2])
+    (old,) = lake.deliveries_dir("bill").glob("*.files.parquet")
+    corrected = [line.replace("1.10,1.05", "1.20,1.15") for line in BILL_A]
+    (tmp_path / "bills" / "a.csv").write_text("\n".join([HEADER, *corrected]) + "\n")
+    parsed = parses(monkeypatch)
+    for day in DAYS[:2]:
+        land_day(settings, day)
+    stage_days(settings, DAYS[:2])
+    assert parsed == ["focus", "usage_jsonl"]  # the invoices did not change
+    (new,) = lake.deliveries_dir("bill").glob("*.files.parquet")
+    assert new != old and not old.with_name(old.name.replace(".files", "")).exists()
+    daily = [
+        r["BilledCost"]
+        for r in staged(settings, "cost_lines", DAYS[1])
+        if r["ServiceName"] == "EC2" and r["SubAccountId"] == "1"
+    ]
+    assert daily == [Decimal("1.20")]
+
+
+def test_a_row_the_reader_drops_unbalances_its_file_and_is_named(tmp_path: Path) -> None:
+    # DuckDB's CSV sniffer takes `#` for a comment marker and skips the line: the record is never parsed
+    rows = [BILL_A[6], "#10.00,9.99,USD,Usage,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,EC2,2", BILL_A[7]]
+    (tmp_path / "bills").mkdir()
+    (tmp_path / "bills" / "dropped.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    (tmp_path / "bills" / "whole.csv").write_text("\n".join([HEADER, BILL_A[7]]))  # no final newline
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\nsources:\n  - {name: bill, kind: focus, path: 'bills/*'}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    land_day(settings, DAYS[0])
+    result = stage_days(settings, DAYS[0:1])
+    assert [name.split("-", 1)[1] for name in result.unbalanced_files] == ["dropped.csv"]
+    logs = {r["source_file"].split("-", 1)[1]: r for r in staged(settings, "ingest_log", DAYS[0])}
+    dropped, whole = logs["dropped.csv"], logs["whole.csv"]
+    assert (dropped["rows_read"], dropped["rows_valid"], dropped["rows_quarantined"], dropped["balanced"]) == (
+        3,
+        2,
+        0,
+        False,
+    )
+    assert (whole["rows_read"], whole["rows_valid"], whole["balanced"]) == (1, 1, True)
