@@ -53,7 +53,7 @@ def _period_days(con: duckdb.DuckDBPyConnection, day: date) -> list[date]:
     """Every day of the periods of the lines in `src_staged` that charge on `day`."""
     first, last = con.execute(
         "select min(ChargePeriodStart::date), max((ChargePeriodEnd - interval 1 microsecond)::date) from src_staged "
-        "where $d::date between ChargePeriodStart::date and (ChargePeriodEnd - interval 1 microsecond)::date",
+        "where ChargePeriodStart < ($d::date + 1)::timestamptz and ChargePeriodEnd > $d::date::timestamptz",
         {"d": day},
     ).fetchall()[0]
     if first is None:

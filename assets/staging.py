@@ -146,6 +146,12 @@ def load_delivery(con: duckdb.DuckDBPyConnection, lake: Lake, source: Source, de
         return False
     read_files(con, kind, list(delivery.files), source.options)
     if kind.target == "cost_lines":
+        # sorted by charge period, a day's lines sit in a few row groups that its scans read (the others are
+        # skipped by their min/max); cost line partitions are written in their own order, not the files'
+        con.execute(
+            "create or replace temp table src_typed as "
+            "select * from src_typed order by ChargePeriodStart, ChargePeriodEnd, _file, _row"
+        )
         write_parquet(con, "select * from src_typed", typed)
         write_parquet(con, "select * from delivery_files", listed)
     return True

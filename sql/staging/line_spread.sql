@@ -18,7 +18,11 @@ with lines as (
         u._row is not null as by_usage
     from src_staged l
     left join usage_spread_lines u on l._file = u._file and l._row = u._row
-    where $charge_date::date between l.ChargePeriodStart::date and (l.ChargePeriodEnd - interval 1 microsecond)::date
+    -- charges on the day: starts before its end and ends after its start (the session is UTC). Plain comparisons
+    -- of the columns, so that a scan of a delivery sorted by period skips the row groups of other days
+    where
+        l.ChargePeriodStart < ($charge_date::date + 1)::timestamptz
+        and l.ChargePeriodEnd > $charge_date::date::timestamptz
 ),
 
 period_days as (
