@@ -135,26 +135,20 @@ def _delivery_paths(lake: Lake, source: str, key: str) -> tuple[Path, Path]:
 
 
 def load_delivery(con: duckdb.DuckDBPyConnection, lake: Lake, source: Source, delivery: Delivery) -> bool:
-    """`src_typed` and `delivery_files` of a delivery (see `read_files`): from its cache when a billing delivery
-    was parsed before, else parsed now (and cached, for a billing source). Returns whether it was parsed."""
+    """`src_typed` and `delivery_files` of a delivery (see `read_files`): parsed (and cached, for a billing
+    delivery), or for a billing delivery parsed before, loaded from its cache. Returns whether it was parsed."""
     kind = SOURCE_KINDS[source.kind]
     typed, listed = _delivery_paths(lake, source.name, delivery.key)
-    if listed.exists():
-        con.execute("create or replace temp table src_typed as select * from read_parquet($f)", {"f": str(typed)})
-        con.execute("create or replace temp table delivery_files as select * from read_parquet($f)", {"f": str(listed)})
-        _delivery_views(con, kind)
-        return False
-    read_files(con, kind, list(delivery.files), source.options)
-    if kind.target == "cost_lines":
-        # sorted by charge period, a day's lines sit in a few row groups that its scans read (the others are
-        # skipped by their min/max); cost line partitions are written in their own order, not the files'
-        con.execute(
-            "create or replace temp table src_typed as "
-            "select * from src_typed order by ChargePeriodStart, ChargePeriodEnd, _file, _row"
-        )
-        write_parquet(con, "select * from src_typed", typed)
-        write_parquet(con, "select * from delivery_files", listed)
-    return True
+    if not listed.exists():
+        read_files(con, kind, list(delivery.files), source.options)
+        if kind.target == "cost_lines":
+            write_parquet(con, "select * from src_typed", typed)
+            write_parquet(con, "select * from delivery_files", listed)
+        return True
+    con.execute("create or replace temp table src_typed as select * from read_parquet($f)", {"f": str(typed)})
+    con.execute("create or replace temp table delivery_files as select * from read_parquet($f)", {"f": str(listed)})
+    _delivery_views(con, kind)
+    return False
 
 
 def collect_deliveries(lake: Lake, source: Source) -> list[Path]:

@@ -23,7 +23,18 @@ RowCounter = Callable[[duckdb.DuckDBPyConnection, Path], int | None]
 
 
 def text_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Non-empty lines of a text file (optionally gzipped), read as raw lines: no field is split, no quote read."""
+    """Non-empty lines of a CSV file (optionally gzipped), read as raw lines: no field is split, no quote read (a
+    line is one NUL-separated column; an empty line is null). DuckDB's default buffer, as the CSV reader's: a line
+    too long for it fails the parse too."""
+    scan = (
+        f"read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, "
+        "delim = chr(0), quote = '', escape = '', comment = '', strict_mode = false)"
+    )
+    return int(con.execute(f"select count(line) from {scan}").fetchall()[0][0])
+
+
+def json_lines(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Non-empty lines of a JSON Lines file (optionally gzipped), scanned as the JSON Lines readers scan it."""
     return int(con.execute(f"select count(*) from {jsonl_lines(path)}").fetchall()[0][0])
 
 
@@ -39,7 +50,7 @@ def rows_by_file_type(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
     if name.endswith(".csv"):
         return max(text_lines(con, path) - 1, 0)
     if name.endswith((".jsonl", ".ndjson")):
-        return text_lines(con, path)
+        return json_lines(con, path)
     if name.endswith(".parquet") and not path.name.lower().endswith(".gz"):
         return parquet_rows(con, path)
     return None

@@ -24,7 +24,7 @@ with in_day as (
         s.spread_reason
     from src_staged l
     join line_spread s on l._file = s._file and l._row = s._row
-    -- the lines of line_spread, filtered again so that the scan of the delivery skips other days (see line_spread)
+    -- the lines of line_spread, filtered again so that the scan of the delivery reads only the day's (see line_spread)
     where
         l.ChargePeriodStart < ($charge_date::date + 1)::timestamptz
         and l.ChargePeriodEnd > $charge_date::date::timestamptz

@@ -19,7 +19,7 @@ with lines as (
     from src_staged l
     left join usage_spread_lines u on l._file = u._file and l._row = u._row
     -- charges on the day: starts before its end and ends after its start (the session is UTC). Plain comparisons
-    -- of the columns, so that a scan of a delivery sorted by period skips the row groups of other days
+    -- of the columns, which the scan of the delivery evaluates first, reading the other columns of the day's lines only
     where
         l.ChargePeriodStart < ($charge_date::date + 1)::timestamptz
         and l.ChargePeriodEnd > $charge_date::date::timestamptz
