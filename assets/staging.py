@@ -1,8 +1,14 @@
 """Raw → staging, day by day.
 
-`stage_days` reads those raw files with the source's kind, casts them (rejects go to quarantine with file, row,
-column and reason) and writes the day's `cost_lines`, `usage_events`, `usage_metrics`, `quarantine` and
-`ingest_log` partitions, one Parquet file per source.
+`stage_days` reads the raw files a day's manifest lists with the source's kind, casts them (rejects go to quarantine
+with file, row, column and reason) and writes the day's `cost_lines`, `usage_events`, `usage_metrics`, `quarantine`
+and `ingest_log` partitions, one Parquet file per source.
+
+The files a source landed for a day are a delivery, parsed once for all the days that read it: a month-long CUR or
+a bill read without `{date}` is read by every day of its period. The days of a range that share a delivery are
+staged from one parse, and a billing delivery's typed rows are cached under `staging/_deliveries/<source>/`, keyed
+by content (`delivery_key`), so that the next night's lookback and a backfill load them instead of parsing again.
+What stays per day is per day by nature: spreading lines over their days, the day's FX rate, cost categories.
 """
 
 import hashlib
@@ -109,8 +115,8 @@ class Delivery:
 @cache
 def _code_version() -> str:
     """What the typed rows of a delivery depend on besides its files: the readers, the kinds, the casts, the
-    schemas. Any change to them parses every delivery again."""
-    digest = hashlib.sha256(f"layout {DELIVERY_LAYOUT}".encode())
+    schemas, DuckDB. Any change to them parses every delivery again."""
+    digest = hashlib.sha256(f"layout {DELIVERY_LAYOUT} duckdb {duckdb.__version__}".encode())
     for path in sorted([*INGEST_DIR.glob("*.py"), INGEST_DIR.parent / "schemas.py"]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -134,9 +140,9 @@ def _delivery_paths(lake: Lake, source: str, key: str) -> tuple[Path, Path]:
     return folder / f"{key}.parquet", folder / f"{key}.files.parquet"
 
 
-def load_delivery(con: duckdb.DuckDBPyConnection, lake: Lake, source: Source, delivery: Delivery) -> bool:
+def load_delivery(con: duckdb.DuckDBPyConnection, lake: Lake, source: Source, delivery: Delivery) -> None:
     """`src_typed` and `delivery_files` of a delivery (see `read_files`): parsed (and cached, for a billing
-    delivery), or for a billing delivery parsed before, loaded from its cache. Returns whether it was parsed."""
+    delivery), or for a billing delivery parsed before, loaded from its cache."""
     kind = SOURCE_KINDS[source.kind]
     typed, listed = _delivery_paths(lake, source.name, delivery.key)
     if not listed.exists():
@@ -144,11 +150,10 @@ def load_delivery(con: duckdb.DuckDBPyConnection, lake: Lake, source: Source, de
         if kind.target == "cost_lines":
             write_parquet(con, "select * from src_typed", typed)
             write_parquet(con, "select * from delivery_files", listed)
-        return True
+        return
     con.execute("create or replace temp table src_typed as select * from read_parquet($f)", {"f": str(typed)})
     con.execute("create or replace temp table delivery_files as select * from read_parquet($f)", {"f": str(listed)})
     _delivery_views(con, kind)
-    return False
 
 
 def collect_deliveries(lake: Lake, source: Source) -> list[Path]:
