@@ -44,16 +44,15 @@ class Cur:
     csv: Path
     gz: Path
     export: Path
-    rows: int
 
 
-def write_cur(root: Path, rows: int, sample: Path = SAMPLE) -> Cur:
+def write_cur(root: Path, rows: int) -> Cur:
     """`rows` data rows (the sample's, repeated in order; the last repetition cut short) under one header, as a
     plain .csv and as a local legacy CUR export (`<export>/<period>/<export>-Manifest.json` listing
     `<export>/<period>/asm-1/<export>-00001.csv.gz`), the manifest written after the data as AWS does."""
-    if not sample.is_file():
-        raise FileNotFoundError(f"{sample}: the public CUR sample is missing (expected in ../shared/samples)")
-    header, _, body = sample.read_bytes().partition(b"\n")
+    if not SAMPLE.is_file():
+        raise FileNotFoundError(f"{SAMPLE}: the public CUR sample is missing (expected in ../shared/samples)")
+    header, _, body = SAMPLE.read_bytes().partition(b"\n")
     lines = body.splitlines(keepends=True)
     if lines and not lines[-1].endswith(b"\n"):
         lines[-1] += b"\n"
@@ -69,7 +68,7 @@ def write_cur(root: Path, rows: int, sample: Path = SAMPLE) -> Cur:
             packed.write(chunk)
     manifest = {"assemblyId": "asm-1", "reportKeys": [f"{EXPORT}/{data.relative_to(export).as_posix()}"]}
     (export / PERIOD / f"{EXPORT}-Manifest.json").write_text(json.dumps(manifest))
-    return Cur(csv=csv, gz=data, export=export, rows=rows)
+    return Cur(csv=csv, gz=data, export=export)
 
 
 def write_cur_config(root: Path, export: Path) -> Path:
@@ -139,7 +138,7 @@ def measure(root: Path, rows: int) -> None:
         f"{run.rss_gb:.2f} GB | / focus-converter: {versus} | ≤ 0.33 × time, ≤ 0.25 × RSS |"
     )
     if staging_seconds is None:
-        print("| staging (its raw and staging step) | not reached | | | ≤ 5 × bare scan |")
+        print("| staging (its raw and staging step) | no time: the step failed | | | ≤ 5 × bare scan |")
     else:
         ratio = staging_seconds / scan_gz.seconds
         print(
