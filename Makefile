@@ -9,7 +9,7 @@ CALLS ?= 20000
 END := $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install demo test lint dev bench clean
+.PHONY: install demo test lint dev bench bench-peers clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,13 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# focus-converter 1.0.0, measured beside apportion by `make bench BENCH_ARGS="--case cur"`; its own venv (old polars)
+bench-peers: bench/.venv-fc/bin/focus-converter
+
+bench/.venv-fc/bin/focus-converter:
+	$(PYTHON) -m venv bench/.venv-fc
+	bench/.venv-fc/bin/pip install focus-converter==1.0.0 "multimethod<1.11" "click<8.2"
 
 dev: install
 	mkdir -p var

@@ -1,4 +1,5 @@
-"""One command for the benchmark: `make bench` (or `python -m bench.run --calls 10000000 --cost-lines 1000000`).
+"""One command for the benchmark: `make bench` (or `python -m bench.run --calls 10000000 --cost-lines 1000000`);
+`--case cur --cur-rows 1000000` runs the real-bill case instead (`bench/cur.py`).
 
 Generates one day of calls and cost lines, runs that day's partition through `apportion run` under
 `/usr/bin/time -v` (wall time and peak RSS of the whole process), times a bare DuckDB scan and group-by of the same
@@ -12,13 +13,14 @@ import argparse
 import os
 import platform
 import re
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench import cur
 from bench.generate import write_bill, write_usage
+from bench.timing import timed
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = date(2026, 11, 1)
@@ -43,25 +45,11 @@ sources:
 
 def timed_run(config: Path, start: date, end: date) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in GB, what the run printed: the seconds of each step) of `apportion run`."""
-    command = [
-        "/usr/bin/time",
-        "-v",
-        str(Path(sys.executable).parent / "apportion"),
-        "run",
-        "--start",
-        start.isoformat(),
-        "--end",
-        end.isoformat(),
-        "--config",
-        str(config),
-    ]
-    began = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - began
+    apportion = str(Path(sys.executable).parent / "apportion")
+    result = timed([apportion, "run", "--start", start.isoformat(), "--end", end.isoformat(), "--config", str(config)])
     if result.returncode != 0:
         sys.exit(f"apportion run failed:\n{result.stdout}\n{result.stderr}")
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
-    return wall, rss_kb / 1024 / 1024, " ".join(result.stdout.split())
+    return result.seconds, result.rss_gb, " ".join(result.stdout.split())
 
 
 def bare_scan(usage: Path) -> float:
@@ -80,12 +68,17 @@ def bare_scan(usage: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", choices=["calls", "cur"], default="calls")
+    parser.add_argument("--cur-rows", type=int, default=1_000_000, help="rows of the CUR of `--case cur`")
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--cost-lines", type=int, default=1_000_000)
     parser.add_argument("--backfill-days", type=int, default=0)
     parser.add_argument("--backfill-calls", type=int, default=200_000)
     parser.add_argument("--root", type=Path, default=REPO / "bench" / "out")
     args = parser.parse_args()
+    if args.case == "cur":
+        cur.measure(args.root / "cur", args.cur_rows)
+        return
 
     root = args.root
     config = write_config(root)
