@@ -89,33 +89,46 @@ def cur_options(options: Mapping[str, Any]) -> CurOptions:
 # Reading: one CUR file as text rows of cost_lines
 
 
+PERIODIC = "periodic"
+"""ChargeFrequency by the line's period: `Recurring` when the line covers its whole billing period (how AWS writes a
+monthly tax or support fee), else `One-Time` (a fee charged at a point in time, like an upfront purchase)."""
+
+
 @dataclass(frozen=True)
 class LineItemType:
-    """What a `line_item_line_item_type` is in FOCUS terms."""
+    """What a `line_item_line_item_type` is in FOCUS terms (README, "AWS line item types in FOCUS terms")."""
 
     category: str
-    charge_class: str | None = None
+    frequency: str
+    """One-Time, Recurring, Usage-Based, or PERIODIC (decided by the line's charge and billing periods)."""
+    pricing: str | None = None
+    """PricingCategory: Standard (Dynamic for Spot usage), Committed, or null off usage and purchases."""
     commitment_status: str | None = None
     consumed: bool = False
     """Its usage amount is consumption (AWS counts quantity only for these types)."""
+    correction: bool = False
+    """A line of an earlier billing period than the one it is billed in is a FOCUS `Correction`."""
 
 
-_CREDIT = LineItemType("Credit")
+_DISCOUNT = LineItemType("Credit", "Usage-Based")
 LINE_ITEM_TYPES: dict[str, LineItemType] = {
-    "Usage": LineItemType("Usage", consumed=True),
-    "DiscountedUsage": LineItemType("Usage", commitment_status="Used", consumed=True),
-    "SavingsPlanCoveredUsage": LineItemType("Usage", commitment_status="Used", consumed=True),
-    "SavingsPlanNegation": LineItemType("Usage", commitment_status="Used"),
-    "FlatRateSubscription": LineItemType("Usage", consumed=True),
+    "Usage": LineItemType("Usage", "Usage-Based", "Standard", consumed=True),
+    "DiscountedUsage": LineItemType("Usage", "Usage-Based", "Committed", "Used", consumed=True),
+    "SavingsPlanCoveredUsage": LineItemType("Usage", "Usage-Based", "Committed", "Used", consumed=True),
+    "SavingsPlanNegation": LineItemType("Usage", "Usage-Based", "Committed", "Used"),
     # One AWS line carries both the fee (billed) and the part of the commitment left unused (amortized): as
-    # EffectiveCost is what gets allocated, it is FOCUS's unused-commitment usage line.
-    "SavingsPlanRecurringFee": LineItemType("Usage", commitment_status="Unused"),
-    "RIFee": LineItemType("Usage", commitment_status="Unused"),
-    "SavingsPlanUpfrontFee": LineItemType("Purchase"),
-    "Fee": LineItemType("Purchase"),
-    "Tax": LineItemType("Tax"),
-    "Credit": _CREDIT,
-    "Refund": LineItemType("Credit", charge_class="Correction"),
+    # EffectiveCost is what gets allocated, it is FOCUS's unused-commitment usage line. The fee is due every period
+    # whether the commitment is used or not: Recurring.
+    "SavingsPlanRecurringFee": LineItemType("Usage", "Recurring", "Committed", "Unused"),
+    "RIFee": LineItemType("Usage", "Recurring", "Committed", "Unused"),
+    "SavingsPlanUpfrontFee": LineItemType("Purchase", "One-Time", "Standard"),
+    "Fee": LineItemType("Purchase", PERIODIC, "Standard"),
+    "FlatRateSubscription": LineItemType("Purchase", "Recurring", "Standard"),
+    "Tax": LineItemType("Tax", PERIODIC),
+    # credits and discounts are written against the usage they reduce, line by line
+    "Credit": _DISCOUNT,
+    # CUR does not say which charge a refund reverses, so it cannot take that charge's category
+    "Refund": LineItemType("Credit", "One-Time", correction=True),
     **dict.fromkeys(
         (
             "EdpDiscount",
@@ -126,10 +139,15 @@ LINE_ITEM_TYPES: dict[str, LineItemType] = {
             "Discount",
             "RiVolumeDiscount",
         ),
-        _CREDIT,
+        _DISCOUNT,
     ),
 }
-"""Every line item type AWS documents; a line of another type is quarantined, naming it."""
+"""Every line item type AWS documents → its FOCUS values, the one place they are decided; a line of another type
+is quarantined, naming it. CommitmentDiscountCategory / Type follow the commitment the line names (a Savings Plan
+ARN: Spend / Savings Plan; a reservation ARN: Usage / Reserved Instance)."""
+
+SPOT_USAGE = r"(^|-)SpotUsage(:|$)"
+"""Usage types of Spot capacity: PricingCategory `Dynamic`."""
 
 AMORTIZED_COST = """
 case {line_type}
@@ -271,11 +289,17 @@ def _line_type_case(line_type: str) -> str:
 
     whens = " ".join(
         f"when {sql_string(name)} then struct_pack(category := {literal(t.category)}, "
-        f"charge_class := {literal(t.charge_class)}, status := {literal(t.commitment_status)}, "
-        f"consumed := {str(t.consumed).lower()})"
+        f"frequency := {literal(t.frequency)}, pricing := {literal(t.pricing)}, "
+        f"status := {literal(t.commitment_status)}, consumed := {str(t.consumed).lower()}, "
+        f"correction := {str(t.correction).lower()})"
         for name, t in LINE_ITEM_TYPES.items()
     )
     return f"case {line_type} {whens} end"
+
+
+def _instant(text: str) -> str:
+    """A timestamp column's text as TIMESTAMPTZ, as the validator casts it (null when blank or not a time)."""
+    return f"try_cast(nullif(trim({text}), '') as timestamptz)"
 
 
 def _amortized_cost(
@@ -337,6 +361,15 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         aliases = ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in sorted(options.models.items()))
         model = f"coalesce(map_extract_value(MAP {{{aliases}}}, {model}), {model})"
     ri_arn, sp_arn = columns.sql("reservation_reservation_a_r_n"), columns.sql("savings_plan_savings_plan_a_r_n")
+    charge_start, billing_start = (
+        _instant(columns.sql("line_item_usage_start_date")),
+        _instant(columns.sql("bill_billing_period_start_date")),
+    )
+    whole_period = (
+        f"{charge_start} = {billing_start} and "
+        f"{_instant(columns.sql('line_item_usage_end_date'))} = {_instant(columns.sql('bill_billing_period_end_date'))}"
+    )
+    commitment = f"case when {_first(sp_arn)} is not null then 'sp' when {_first(ri_arn)} is not null then 'ri' end"
     marketplace = f"{columns.sql('bill_billing_entity')} = 'AWS Marketplace'"
     exprs: dict[str, str | None] = {
         "BilledCost": unblended,
@@ -352,7 +385,9 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "ChargePeriodStart": columns.text("line_item_usage_start_date"),
         "ChargePeriodEnd": columns.text("line_item_usage_end_date"),
         "ChargeCategory": "_lt.category",
-        "ChargeClass": "_lt.charge_class",
+        "ChargeClass": f"case when _lt.correction and {charge_start} < {billing_start} then 'Correction' end",
+        "ChargeFrequency": f"case when _lt.frequency <> '{PERIODIC}' then _lt.frequency "
+        f"when {whole_period} then 'Recurring' else 'One-Time' end",
         "ChargeDescription": columns.text("line_item_line_item_description"),
         "InvoiceIssuerName": columns.text("bill_invoicing_entity"),
         "ServiceProviderName": f"case when {marketplace} then {columns.sql('line_item_legal_entity')} else 'AWS' end",
@@ -368,6 +403,11 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "ConsumedUnit": f"case when _lt.consumed then {pricing_unit} end",
         "CommitmentDiscountId": _first(sp_arn, ri_arn),
         "CommitmentDiscountStatus": "_lt.status",
+        "CommitmentDiscountCategory": f"case {commitment} when 'sp' then 'Spend' when 'ri' then 'Usage' end",
+        "CommitmentDiscountType": f"case {commitment} when 'sp' then 'Savings Plan' "
+        "when 'ri' then 'Reserved Instance' end",
+        "PricingCategory": f"case when _lt.pricing = 'Standard' and regexp_matches({usage_type}, "
+        f"{sql_string(SPOT_USAGE)}) then 'Dynamic' else _lt.pricing end",
         "CapacityReservationStatus": f"case when regexp_matches({usage_type}, {sql_string(UNUSED_CAPACITY)}) "
         "then 'Unused' end",
         "InvoiceId": columns.text("bill_invoice_id"),
