@@ -27,6 +27,7 @@ lines are GPU, idle GPU, inference or data transfer is left to the `cost_categor
 
 from __future__ import annotations
 
+import glob as globlib
 import json
 import re
 import shutil
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import boto3
 import duckdb
@@ -68,10 +69,14 @@ class CurOptions(BaseModel):
     """`options` of an `aws_cur` source. `region` and `endpoint_url` point boto3 at S3 or an S3-compatible
     server; credentials come only from boto3's default chain (environment, profile, SSO, instance role).
     `currency` stands in for `line_item_currency_code` where a file lacks it (AWS bills in USD by default).
-    `models` renames the model named by a Bedrock usage type to the id your telemetry logs for it."""
+    `models` renames the model named by a Bedrock usage type to the id your telemetry logs for it. `layout` says
+    where the files are: `export` (the export's folders, through the billing period's manifest), `files` (CUR files
+    downloaded by hand: `path` is a file, a folder or a glob, every file is read and each day keeps its rows) or
+    `auto` (the default: `files` for a local file, a glob, or a folder holding no manifest; else `export`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    layout: Literal["auto", "export", "files"] = "auto"
     region: str | None = None
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
@@ -567,9 +572,28 @@ def _listed_keys(manifest: Fetched, export_name: str, folder: str) -> list[str]:
     return keys
 
 
+def _hand_downloaded(path: str, layout: str) -> bool:
+    """Whether `path` holds CUR files downloaded by hand rather than an export's folders (see CurOptions.layout)."""
+    if layout != "auto":
+        return layout == "files"
+    if "://" in path:
+        return False
+    if globlib.has_magic(path) or Path(path).is_file():
+        return True
+    return Path(path).is_dir() and next(Path(path).rglob("*-Manifest.json"), None) is None
+
+
 def fetch_cur(source: Source, day: date, workdir: Path) -> list[Fetched]:
-    """The manifest of the billing period containing `day` and the files it lists (none before AWS delivers)."""
-    export = _export(source.path, cur_options(source.options))
+    """The manifest of the billing period containing `day` and the files it lists (none before AWS delivers); or,
+    for files downloaded by hand, every file the path names (each day keeps its rows in staging)."""
+    options = cur_options(source.options)
+    if _hand_downloaded(source.path, options.layout):
+        if "://" in source.path:
+            raise ValueError(f"aws_cur path {source.path!r}: layout files reads local files; use layout export")
+        from assets.raw import local_files  # here: assets.raw imports the source kinds
+
+        return local_files(source, Path(source.path).parent, day)
+    export = _export(source.path, options)
     found = _period_manifest(export, day)
     if found is None:
         return []
