@@ -287,15 +287,38 @@ def test_every_aws_sample_reconciles_every_day_through_every_layer(name: str, tm
     )
 
 
-def test_the_legacy_samples_days_add_up_to_the_whole_file() -> None:
-    """Over its whole billing period, the per-day shares of the legacy sample add up to the file's own totals, and
-    the month-long tax lines are on every day of it (so a range of days checks the formula the run uses)."""
-    rows = raw_rows(sample(CASES["legacy_cur"].file))
+@pytest.mark.slow
+def test_the_legacy_samples_whole_month_stages_to_the_files_totals(tmp_path: Path) -> None:
+    """Over its whole billing period, the staged days of the legacy sample (its export layout) hold exactly each
+    day's share, and together the file's own totals: 1,281 rows, the 12 month-long tax lines on all 30 days."""
+    from assets.config import load_settings
+    from assets.raw import land_day
+    from assets.staging import stage_days
+
+    case = CASES["legacy_cur"]
+    rows = raw_rows(sample(case.file))
     want = expected(rows)
     november = [date(2023, 11, 1) + timedelta(days=i) for i in range(30)]
-    assert len(rows) == 1281
-    assert sorted(want.lines) == november
-    assert sum(want.billed.values()) == want.billed_total
-    assert sum(want.effective.values()) == want.effective_total == want.billed_total
-    taxes = [r for r in rows if r[_key("line_item_line_item_type")] == "Tax"]
-    assert len(taxes) == 12 and all(len(list(day_shares(r, ZERO))) == 30 for r in taxes)
+    assert len(rows) == 1281 and sorted(want.lines) == november
+    assert sum(1 for r in rows if r[_key("line_item_line_item_type")] == "Tax") == 12
+    path = lay_out(case, tmp_path)
+    (tmp_path / "apportion.yaml").write_text(
+        f"lake: lake\nallocation: {REPO / 'config' / 'allocation.yaml'}\nprices: {REPO / 'config' / 'prices.yaml'}\n"
+        f"sources:\n  - {{name: aws_bill, kind: aws_cur, path: '{path}'}}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    for day in november:
+        land_day(settings, day)
+    stage_days(settings, november)
+    staged = per_day(
+        tmp_path / "lake",
+        "select charge_date, sum(BilledCost), sum(EffectiveCost), count(*) from read_parquet("
+        "'LAKE/staging/cost_lines/*/*.parquet', hive_partitioning = true) group by 1",
+    )
+    assert staged == {d: (want.billed[d], want.effective[d], want.lines[d]) for d in november}
+    assert (
+        sum(v[0] for v in staged.values())
+        == want.billed_total
+        == sum(money(r, "line_item_unblended_cost") for r in rows)
+    )
+    assert sum(v[1] for v in staged.values()) == want.effective_total == want.billed_total
