@@ -178,7 +178,11 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, day: da
     if not lake.partition_file("allocated_lines", day).exists():
         raise FileNotFoundError(f"no allocated_lines for {day}: run the pipeline for that day first")
     register_day_view(con, lake, "allocated_lines", day, "allocated_lines_day", [])
-    register_day_view(con, lake, "cost_lines", day, "cost_lines_day", STAGED_COST_LINES)
+    register_day_view(con, lake, "cost_lines", day, "cost_lines_files", STAGED_COST_LINES)
+    # a day staged before staging carried a column (CommitmentDiscountCategory…) exports it as null
+    present = {r[0] for r in con.execute("describe cost_lines_files").fetchall()}
+    missing = "".join(f', null::{t} as "{n}"' for n, t in STAGED_COST_LINES if n not in present)
+    con.execute(f"create or replace temp view cost_lines_day as select *{missing} from cost_lines_files")
     con.execute(
         "create or replace temp table focus_drivers "
         "(rule_name varchar, usage_unit varchar, unit_scale decimal(38, 10), driver varchar)"

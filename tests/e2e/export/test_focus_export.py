@@ -572,6 +572,27 @@ def test_a_line_focus_cannot_represent_is_left_out_and_listed_and_the_rest_of_th
     }
 
 
+def test_a_day_staged_before_the_commitment_and_pricing_columns_exports_them_as_null(
+    settings: Settings, pipeline_run: Run, tmp_path: Path
+):
+    day = pipeline_run.days[0]
+    old = copy_day(settings, day, tmp_path / "lake")
+    con = connect()
+    for lines in Lake(old.app.lake).partition_dir("cost_lines", day).glob("*.parquet"):
+        con.execute(
+            f"copy (select * exclude (CommitmentDiscountCategory, CommitmentDiscountType, PricingCategory) from "
+            f"read_parquet('{lines}')) to '{tmp_path / 'edited.parquet'}'"
+        )
+        shutil.move(tmp_path / "edited.parquet", lines)
+    summary = export_focus(old, day, day, tmp_path / "out")
+    assert summary["left_out"] == [] and summary["rows"] > 0
+    assert con.execute(
+        "select count(*) filter (where coalesce(CommitmentDiscountCategory, CommitmentDiscountType, PricingCategory) "
+        "is not null) from read_parquet($f)",
+        {"f": summary["files"][0]},
+    ).fetchall() == [(0,)]
+
+
 def test_an_allocation_older_than_staging_stops_the_export(settings: Settings, pipeline_run: Run, tmp_path: Path):
     day = pipeline_run.days[0]
     stale = copy_day(settings, day, tmp_path / "lake")
