@@ -1,5 +1,6 @@
 """AWS Cost and Usage Reports as `cost_lines`: CUR 2.0 (Data Exports; Parquet, CSV or CSV.gz) and legacy CUR
-(CSV or CSV.gz), fetched from S3 or from a local folder with the bucket's layout, always through a manifest.
+(CSV or CSV.gz), fetched from S3 or from a local folder with the bucket's layout through a manifest, or read from
+files a user downloaded by hand (`options.layout`, see CurOptions).
 
 Where the files are (`path` = `s3://bucket/prefix/export-name` or `/a/folder/prefix/export-name`):
 ```
@@ -101,7 +102,7 @@ monthly tax or support fee), else `One-Time` (a fee charged at a point in time, 
 
 @dataclass(frozen=True)
 class LineItemType:
-    """What a `line_item_line_item_type` is in FOCUS terms (README, "AWS line item types in FOCUS terms")."""
+    """What a `line_item_line_item_type` is in FOCUS terms (the table in README's AWS section)."""
 
     category: str
     frequency: str
