@@ -95,7 +95,8 @@ def test_service_and_pricing_categories_outside_the_spec_become_other() -> None:
     ]
     con, left_out = charges(lines)
     assert left_out == []
-    assert con.execute("select ServiceCategory, ServiceSubcategory from focus_charges order by x_SourceRow").fetchall() == [
+    services = "select ServiceCategory, ServiceSubcategory from focus_charges order by x_SourceRow"
+    assert con.execute(services).fetchall() == [
         ("AI and Machine Learning", "Generative AI"),
         ("AI and Machine Learning", "Other (AI and Machine Learning)"),
         ("Other", "Other (Other)"),
