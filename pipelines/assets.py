@@ -195,7 +195,16 @@ def focus_export(
     days = partition_days(context)
     out_dirs = {version: lake_export_dir(settings, version) for version in config.focus_versions}
     summaries = export_focus_versions(settings, min(days), max(days), out_dirs)
-    return dg.MaterializeResult(metadata={f"rows/{v}": summary["rows"] for v, summary in summaries.items()})
+    left_out = next(iter(summaries.values()))["left_out"] if summaries else []
+    if left_out:
+        context.log.warning(f"focus_export: {len(left_out)} cost line(s) left out, e.g. {left_out[0]}")
+    return dg.MaterializeResult(
+        metadata={
+            **{f"rows/{v}": summary["rows"] for v, summary in summaries.items()},
+            "left_out": len(left_out),
+            "left_out_lines": dg.MetadataValue.json(left_out),
+        }
+    )
 
 
 DAILY_ASSETS = [raw_files, staging_tables, priced_usage, allocated_lines, marts, warehouse, focus_export]

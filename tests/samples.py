@@ -1,10 +1,18 @@
-"""Where the real public exports used by the tests are: `<repo>/../shared/samples` (see the common brief)."""
+"""Where the shared real sample exports are: `<repo>/../shared/samples` (as in CI). Tests that use them fail, naming
+the folder, when it is absent: they are never skipped."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
+
+
+def sample(relative: str) -> Path:
+    """The sample file `relative` (e.g. `aws/koku_test_cur.csv`); an AssertionError names where it was looked for."""
+    path = SAMPLES.resolve() / relative
+    assert path.is_file(), f"sample export {relative} not found under {SAMPLES.resolve()}: the shared samples are required"
+    return path
 
 
 def sample_files(pattern: str = "*/*") -> list[Path]:

@@ -7,14 +7,17 @@ export sums to the sources per day, per source and per InvoiceId, and to `fact_c
 the allocation in its split cost allocation columns; 1.2 has none, so the attribution goes into `Tags` (keys
 `apportion/…`) and `x_` columns. See `docs/focus-export.md`.
 
-Values FOCUS requires and a source may lack are derived by documented rules (`sql/export/focus_charges.sql`). A
-line that still breaks a mandatory column or an allowed-value list (no BillingAccountId, a ChargeCategory outside
-the spec…), or whose allocation is out of step with staging, stops the export of its day with the file and row.
+Values FOCUS requires and a source may lack, or gives outside the spec's lists, are derived by documented rules
+(`sql/export/focus_charges.sql`, docs/focus-export.md). A line that still cannot be FOCUS (no invoice issuer, a
+ChargeCategory outside the spec…) is left out of the files and listed in the summary's `left_out`, with its source
+file, row and the reason: it never costs the rest of the day. Only an allocation out of step with staging stops the
+export of its day (re-run the day).
 """
 
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -28,9 +31,10 @@ FOCUS_VERSIONS = ("1.2", "1.3")
 FORMATS = ("parquet", "csv")
 
 CHARGE_CATEGORIES = ("Adjustment", "Credit", "Purchase", "Tax", "Usage")
-CHARGE_FREQUENCIES = ("One-Time", "Recurring", "Usage-Based")
 STATUSES = ("Used", "Unused")
 """Values of CommitmentDiscountStatus and CapacityReservationStatus."""
+COMMITMENT_CATEGORIES = ("Spend", "Usage")
+PRICING_CATEGORIES = ("Committed", "Dynamic", "Other", "Standard")
 
 SERVICE_SUBCATEGORIES: dict[str, tuple[str, ...]] = {
     "AI and Machine Learning": (
@@ -174,7 +178,11 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, day: da
     if not lake.partition_file("allocated_lines", day).exists():
         raise FileNotFoundError(f"no allocated_lines for {day}: run the pipeline for that day first")
     register_day_view(con, lake, "allocated_lines", day, "allocated_lines_day", [])
-    register_day_view(con, lake, "cost_lines", day, "cost_lines_day", STAGED_COST_LINES)
+    register_day_view(con, lake, "cost_lines", day, "cost_lines_files", STAGED_COST_LINES)
+    # a day staged before staging carried a column (CommitmentDiscountCategory…) exports it as null
+    present = {r[0] for r in con.execute("describe cost_lines_files").fetchall()}
+    missing = "".join(f', null::{t} as "{n}"' for n, t in STAGED_COST_LINES if n not in present)
+    con.execute(f"create or replace temp view cost_lines_day as select *{missing} from cost_lines_files")
     con.execute(
         "create or replace temp table focus_drivers "
         "(rule_name varchar, usage_unit varchar, unit_scale decimal(38, 10), driver varchar)"
@@ -184,22 +192,35 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, settings: Settings, day: da
         con.executemany("insert into focus_drivers values (?, ?, ?, ?)", rows)
 
 
-def _refuse_problems(con: duckdb.DuckDBPyConnection, day: date) -> None:
-    """Raise `FocusExportError` naming the first lines the export cannot write as FOCUS, if there are any."""
-    count = con.execute("select count(*) from focus_charges where problem is not null").fetchall()[0][0]
-    if not count:
-        return
+def _refuse_stale(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Raise `FocusExportError` when the day's allocation is out of step with its staged lines (re-run the day)."""
     first = con.execute(
-        "select x_Source, x_SourceFile, x_SourceRow, line_id, problem from focus_charges where problem is not null "
-        f"order by x_Source, x_SourceFile, x_SourceRow, line_id limit {PROBLEMS_SHOWN}"
+        "select x_Source, x_SourceFile, x_SourceRow, line_id, stale, count(*) over () from focus_charges "
+        f"where stale is not null order by x_Source, x_SourceFile, x_SourceRow, line_id limit {PROBLEMS_SHOWN}"
     ).fetchall()
+    if not first:
+        return
     lines = [
-        f"  {file} row {row} (source {source}): {problem}" if file else f"  line {line_id}: {problem}"
-        for source, file, row, line_id, problem in first
+        f"  {file} row {row} (source {source}): {stale}" if file else f"  line {line_id}: {stale}"
+        for source, file, row, line_id, stale, _ in first
     ]
     raise FocusExportError(
-        f"cannot export {day} as FOCUS: {count} cost line(s) break its rules, e.g.\n" + "\n".join(lines)
+        f"cannot export {day} as FOCUS: the allocation of {first[0][5]} cost line(s) is out of step with staging, "
+        "e.g.\n" + "\n".join(lines)
     )
+
+
+def _leave_out_problems(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
+    """Take the lines FOCUS cannot represent out of `focus_charges`; return them (charge date, source, file, row,
+    line id, reason, billed and effective cost as text) for the export's summary."""
+    left_out = con.execute(
+        "select x_Source, x_SourceFile, x_SourceRow, line_id, problem, BilledCost::varchar, EffectiveCost::varchar "
+        "from focus_charges where problem is not null order by x_Source, x_SourceFile, x_SourceRow, line_id"
+    ).fetchall()
+    if left_out:
+        con.execute("delete from focus_charges where problem is not null")
+    keys = ("source", "file", "row", "line_id", "reason", "billed_cost", "effective_cost")
+    return [{"charge_date": day.isoformat(), **dict(zip(keys, line, strict=True))} for line in left_out]
 
 
 def _write_csv(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> int:
@@ -214,24 +235,34 @@ def _write_csv(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> int:
     return int(rows)
 
 
-def prepare_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> None:
-    """Build `focus_pieces`, the FOCUS rows of `day` that every version writes, or raise `FocusExportError`."""
-    _register_inputs(con, settings, day)
+def build_charges(con: duckdb.DuckDBPyConnection, day: date, cost_metric: str) -> list[dict[str, Any]]:
+    """`focus_charges` from the views `cost_lines_day` and `allocated_lines_day`: the lines FOCUS can represent,
+    values derived by the documented rules. Returns the lines left out; raises `FocusExportError` on a stale
+    allocation."""
     run_model(
         con,
         "export/focus_charges",
         {
             "charge_date": day,
-            "cost_metric": settings.app.cost_metric,
+            "cost_metric": cost_metric,
             "charge_categories": list(CHARGE_CATEGORIES),
-            "charge_frequencies": list(CHARGE_FREQUENCIES),
             "statuses": list(STATUSES),
+            "commitment_categories": list(COMMITMENT_CATEGORIES),
+            "pricing_categories": list(PRICING_CATEGORIES),
             "subcategories": [s for subs in SERVICE_SUBCATEGORIES.values() for s in subs],
             "subcategory_parents": [c for c, subs in SERVICE_SUBCATEGORIES.items() for _ in subs],
         },
     )
-    _refuse_problems(con, day)
+    _refuse_stale(con, day)
+    return _leave_out_problems(con, day)
+
+
+def prepare_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> list[dict[str, Any]]:
+    """Build `focus_pieces`, the FOCUS rows of `day` that every version writes; returns the lines left out."""
+    _register_inputs(con, settings, day)
+    left_out = build_charges(con, day, settings.app.cost_metric)
     run_model(con, "export/focus_pieces")
+    return left_out
 
 
 def write_version(con: duckdb.DuckDBPyConnection, target: Path, version: str, fmt: str) -> int:
@@ -245,20 +276,24 @@ def export_focus_versions(
 ) -> dict[str, dict]:
     """Export the days `start`..`end` (inclusive) as each FOCUS version of `out_dirs` (version → directory) in `fmt`,
     one file per day and version: `<out_dir>/charge_date=<day>/data.<fmt>`. A day's rows are built once for all
-    versions. Returns a summary per version: version, format, days, rows, files."""
+    versions. Returns a summary per version: version, format, days, rows, files, and `left_out`: the cost lines FOCUS
+    cannot represent (charge date, source, file, row, line id, reason, billed and effective cost), not in the files."""
     for version in out_dirs:
         check_choice(version, fmt)
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    summaries = {v: {"version": v, "format": fmt, "days": len(days), "rows": 0, "files": []} for v in out_dirs}
+    summaries: dict[str, dict[str, Any]] = {
+        v: {"version": v, "format": fmt, "days": len(days), "rows": 0, "files": [], "left_out": []} for v in out_dirs
+    }
     con = connect(
         memory_limit=settings.app.memory_limit, temp_directory=Lake(settings.app.lake).tmp_dir(), keep_order=True
     )
     try:
         for day in days:
-            prepare_day(con, settings, day)
+            left_out = prepare_day(con, settings, day)
             for version, out_dir in out_dirs.items():
+                summaries[version]["left_out"] += left_out
                 target = day_file(Path(out_dir), day, fmt)
                 summaries[version]["rows"] += write_version(con, target, version, fmt)
                 summaries[version]["files"].append(str(target))
@@ -271,5 +306,5 @@ def export_focus(
     settings: Settings, start: date, end: date, out_dir: Path, version: str = "1.3", fmt: str = "parquet"
 ) -> dict:
     """Export the days `start`..`end` (inclusive) as FOCUS `version` in `fmt` (parquet or csv), one file per day:
-    `<out_dir>/charge_date=<day>/data.<fmt>`. Returns a summary: version, format, days, rows, files."""
+    `<out_dir>/charge_date=<day>/data.<fmt>`. Returns a summary: version, format, days, rows, files, left_out."""
     return export_focus_versions(settings, start, end, {version: out_dir}, fmt)[version]

@@ -1,5 +1,6 @@
 """AWS Cost and Usage Reports as `cost_lines`: CUR 2.0 (Data Exports; Parquet, CSV or CSV.gz) and legacy CUR
-(CSV or CSV.gz), fetched from S3 or from a local folder with the bucket's layout, always through a manifest.
+(CSV or CSV.gz), fetched from S3 or from a local folder with the bucket's layout through a manifest, or read from
+files a user downloaded by hand (`options.layout`, see CurOptions).
 
 Where the files are (`path` = `s3://bucket/prefix/export-name` or `/a/folder/prefix/export-name`):
 ```
@@ -27,6 +28,7 @@ lines are GPU, idle GPU, inference or data transfer is left to the `cost_categor
 
 from __future__ import annotations
 
+import glob as globlib
 import json
 import re
 import shutil
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import boto3
 import duckdb
@@ -68,10 +70,14 @@ class CurOptions(BaseModel):
     """`options` of an `aws_cur` source. `region` and `endpoint_url` point boto3 at S3 or an S3-compatible
     server; credentials come only from boto3's default chain (environment, profile, SSO, instance role).
     `currency` stands in for `line_item_currency_code` where a file lacks it (AWS bills in USD by default).
-    `models` renames the model named by a Bedrock usage type to the id your telemetry logs for it."""
+    `models` renames the model named by a Bedrock usage type to the id your telemetry logs for it. `layout` says
+    where the files are: `export` (the export's folders, through the billing period's manifest), `files` (CUR files
+    downloaded by hand: `path` is a file, a folder or a glob, every file is read and each day keeps its rows) or
+    `auto` (the default: `files` for a local file, a glob, or a folder holding no manifest; else `export`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    layout: Literal["auto", "export", "files"] = "auto"
     region: str | None = None
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
@@ -89,33 +95,46 @@ def cur_options(options: Mapping[str, Any]) -> CurOptions:
 # Reading: one CUR file as text rows of cost_lines
 
 
+PERIODIC = "periodic"
+"""ChargeFrequency by the line's period: `Recurring` when the line covers its whole billing period (how AWS writes a
+monthly tax or support fee), else `One-Time` (a fee charged at a point in time, like an upfront purchase)."""
+
+
 @dataclass(frozen=True)
 class LineItemType:
-    """What a `line_item_line_item_type` is in FOCUS terms."""
+    """What a `line_item_line_item_type` is in FOCUS terms (the table in README's AWS section)."""
 
     category: str
-    charge_class: str | None = None
+    frequency: str
+    """One-Time, Recurring, Usage-Based, or PERIODIC (decided by the line's charge and billing periods)."""
+    pricing: str | None = None
+    """PricingCategory: Standard (Dynamic for Spot usage), Committed, or null off usage and purchases."""
     commitment_status: str | None = None
     consumed: bool = False
     """Its usage amount is consumption (AWS counts quantity only for these types)."""
+    correction: bool = False
+    """A line of an earlier billing period than the one it is billed in is a FOCUS `Correction`."""
 
 
-_CREDIT = LineItemType("Credit")
+_DISCOUNT = LineItemType("Credit", "Usage-Based")
 LINE_ITEM_TYPES: dict[str, LineItemType] = {
-    "Usage": LineItemType("Usage", consumed=True),
-    "DiscountedUsage": LineItemType("Usage", commitment_status="Used", consumed=True),
-    "SavingsPlanCoveredUsage": LineItemType("Usage", commitment_status="Used", consumed=True),
-    "SavingsPlanNegation": LineItemType("Usage", commitment_status="Used"),
-    "FlatRateSubscription": LineItemType("Usage", consumed=True),
+    "Usage": LineItemType("Usage", "Usage-Based", "Standard", consumed=True),
+    "DiscountedUsage": LineItemType("Usage", "Usage-Based", "Committed", "Used", consumed=True),
+    "SavingsPlanCoveredUsage": LineItemType("Usage", "Usage-Based", "Committed", "Used", consumed=True),
+    "SavingsPlanNegation": LineItemType("Usage", "Usage-Based", "Committed", "Used"),
     # One AWS line carries both the fee (billed) and the part of the commitment left unused (amortized): as
-    # EffectiveCost is what gets allocated, it is FOCUS's unused-commitment usage line.
-    "SavingsPlanRecurringFee": LineItemType("Usage", commitment_status="Unused"),
-    "RIFee": LineItemType("Usage", commitment_status="Unused"),
-    "SavingsPlanUpfrontFee": LineItemType("Purchase"),
-    "Fee": LineItemType("Purchase"),
-    "Tax": LineItemType("Tax"),
-    "Credit": _CREDIT,
-    "Refund": LineItemType("Credit", charge_class="Correction"),
+    # EffectiveCost is what gets allocated, it is FOCUS's unused-commitment usage line. The fee is due every period
+    # whether the commitment is used or not: Recurring.
+    "SavingsPlanRecurringFee": LineItemType("Usage", "Recurring", "Committed", "Unused"),
+    "RIFee": LineItemType("Usage", "Recurring", "Committed", "Unused"),
+    "SavingsPlanUpfrontFee": LineItemType("Purchase", "One-Time", "Standard"),
+    "Fee": LineItemType("Purchase", PERIODIC, "Standard"),
+    "FlatRateSubscription": LineItemType("Purchase", "Recurring", "Standard"),
+    "Tax": LineItemType("Tax", PERIODIC),
+    # credits and discounts are written against the usage they reduce, line by line
+    "Credit": _DISCOUNT,
+    # CUR does not say which charge a refund reverses, so it cannot take that charge's category
+    "Refund": LineItemType("Credit", "One-Time", correction=True),
     **dict.fromkeys(
         (
             "EdpDiscount",
@@ -126,10 +145,15 @@ LINE_ITEM_TYPES: dict[str, LineItemType] = {
             "Discount",
             "RiVolumeDiscount",
         ),
-        _CREDIT,
+        _DISCOUNT,
     ),
 }
-"""Every line item type AWS documents; a line of another type is quarantined, naming it."""
+"""Every line item type AWS documents → its FOCUS values, the one place they are decided; a line of another type
+is quarantined, naming it. CommitmentDiscountCategory / Type follow the commitment the line names (a Savings Plan
+ARN: Spend / Savings Plan; a reservation ARN: Usage / Reserved Instance)."""
+
+SPOT_USAGE = r"(^|-)SpotUsage(:|$)"
+"""Usage types of Spot capacity: PricingCategory `Dynamic`."""
 
 AMORTIZED_COST = """
 case {line_type}
@@ -271,11 +295,17 @@ def _line_type_case(line_type: str) -> str:
 
     whens = " ".join(
         f"when {sql_string(name)} then struct_pack(category := {literal(t.category)}, "
-        f"charge_class := {literal(t.charge_class)}, status := {literal(t.commitment_status)}, "
-        f"consumed := {str(t.consumed).lower()})"
+        f"frequency := {literal(t.frequency)}, pricing := {literal(t.pricing)}, "
+        f"status := {literal(t.commitment_status)}, consumed := {str(t.consumed).lower()}, "
+        f"correction := {str(t.correction).lower()})"
         for name, t in LINE_ITEM_TYPES.items()
     )
     return f"case {line_type} {whens} end"
+
+
+def _instant(text: str) -> str:
+    """A timestamp column's text as TIMESTAMPTZ, as the validator casts it (null when blank or not a time)."""
+    return f"try_cast(nullif(trim({text}), '') as timestamptz)"
 
 
 def _amortized_cost(
@@ -337,6 +367,15 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         aliases = ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in sorted(options.models.items()))
         model = f"coalesce(map_extract_value(MAP {{{aliases}}}, {model}), {model})"
     ri_arn, sp_arn = columns.sql("reservation_reservation_a_r_n"), columns.sql("savings_plan_savings_plan_a_r_n")
+    charge_start, billing_start = (
+        _instant(columns.sql("line_item_usage_start_date")),
+        _instant(columns.sql("bill_billing_period_start_date")),
+    )
+    whole_period = (
+        f"{charge_start} = {billing_start} and "
+        f"{_instant(columns.sql('line_item_usage_end_date'))} = {_instant(columns.sql('bill_billing_period_end_date'))}"
+    )
+    commitment = f"case when {_first(sp_arn)} is not null then 'sp' when {_first(ri_arn)} is not null then 'ri' end"
     marketplace = f"{columns.sql('bill_billing_entity')} = 'AWS Marketplace'"
     exprs: dict[str, str | None] = {
         "BilledCost": unblended,
@@ -352,7 +391,9 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "ChargePeriodStart": columns.text("line_item_usage_start_date"),
         "ChargePeriodEnd": columns.text("line_item_usage_end_date"),
         "ChargeCategory": "_lt.category",
-        "ChargeClass": "_lt.charge_class",
+        "ChargeClass": f"case when _lt.correction and {charge_start} < {billing_start} then 'Correction' end",
+        "ChargeFrequency": f"case when _lt.frequency <> '{PERIODIC}' then _lt.frequency "
+        f"when {whole_period} then 'Recurring' else 'One-Time' end",
         "ChargeDescription": columns.text("line_item_line_item_description"),
         "InvoiceIssuerName": columns.text("bill_invoicing_entity"),
         "ServiceProviderName": f"case when {marketplace} then {columns.sql('line_item_legal_entity')} else 'AWS' end",
@@ -368,6 +409,11 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "ConsumedUnit": f"case when _lt.consumed then {pricing_unit} end",
         "CommitmentDiscountId": _first(sp_arn, ri_arn),
         "CommitmentDiscountStatus": "_lt.status",
+        "CommitmentDiscountCategory": f"case {commitment} when 'sp' then 'Spend' when 'ri' then 'Usage' end",
+        "CommitmentDiscountType": f"case {commitment} when 'sp' then 'Savings Plan' "
+        "when 'ri' then 'Reserved Instance' end",
+        "PricingCategory": f"case when _lt.pricing = 'Standard' and regexp_matches({usage_type}, "
+        f"{sql_string(SPOT_USAGE)}) then 'Dynamic' else _lt.pricing end",
         "CapacityReservationStatus": f"case when regexp_matches({usage_type}, {sql_string(UNUSED_CAPACITY)}) "
         "then 'Unused' end",
         "InvoiceId": columns.text("bill_invoice_id"),
@@ -527,9 +573,28 @@ def _listed_keys(manifest: Fetched, export_name: str, folder: str) -> list[str]:
     return keys
 
 
+def _hand_downloaded(path: str, layout: str) -> bool:
+    """Whether `path` holds CUR files downloaded by hand rather than an export's folders (see CurOptions.layout)."""
+    if layout != "auto":
+        return layout == "files"
+    if "://" in path:
+        return False
+    if globlib.has_magic(path) or Path(path).is_file():
+        return True
+    return Path(path).is_dir() and next(Path(path).rglob("*-Manifest.json"), None) is None
+
+
 def fetch_cur(source: Source, day: date, workdir: Path) -> list[Fetched]:
-    """The manifest of the billing period containing `day` and the files it lists (none before AWS delivers)."""
-    export = _export(source.path, cur_options(source.options))
+    """The manifest of the billing period containing `day` and the files it lists (none before AWS delivers); or,
+    for files downloaded by hand, every file the path names (each day keeps its rows in staging)."""
+    options = cur_options(source.options)
+    if _hand_downloaded(source.path, options.layout):
+        if "://" in source.path:
+            raise ValueError(f"aws_cur path {source.path!r}: layout files reads local files; use layout export")
+        from assets.raw import local_files  # here: assets.raw imports the source kinds
+
+        return local_files(source, Path(source.path).parent, day)
+    export = _export(source.path, options)
     found = _period_manifest(export, day)
     if found is None:
         return []

@@ -1,6 +1,11 @@
 -- focus_charges: the day's staged cost lines as FOCUS origin charges, one row per line. Values FOCUS requires but a
--- source may lack are derived by the documented rules below; `problem` says why a line cannot be exported (a value
--- FOCUS does not allow, or an allocation out of step with staging), null when it can.
+-- source may lack, or gives outside the spec's lists, are derived by the documented rules below (docs/focus-export.md).
+-- `problem` says why a line still cannot be exported (it is then left out of the files and listed in the export's
+-- summary), `stale` why the day's allocation is out of step with staging (the day is not exported); both null when
+-- the line can be exported.
+-- reads: cost_lines_day, allocated_lines_day
+-- params: $charge_date, $cost_metric, $charge_categories, $statuses, $commitment_categories,
+--   $pricing_categories, $subcategories, $subcategory_parents
 create or replace temp table focus_charges as
 with allocation as (
     select line_id, count(*) as pieces, any_value(line_amount) as line_amount
@@ -53,11 +58,24 @@ derived as (
         ChargeCategory,
         case when lower(trim(ChargeClass)) = 'correction' then 'Correction' end as ChargeClass,
         ChargeDescription,
-        coalesce(ChargeFrequency, case when ChargeCategory = 'Usage' then 'Usage-Based' end) as ChargeFrequency,
+        -- the line's frequency in any spelling (`one-time`, `OneTime`, `usage based`); else by its category: usage is
+        -- Usage-Based, any other charge Recurring when it covers its whole billing period (a monthly fee or tax),
+        -- One-Time otherwise; a purchase is never Usage-Based
+        case
+            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'onetime' then 'One-Time'
+            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'recurring' then 'Recurring'
+            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'usagebased'
+                and ChargeCategory <> 'Purchase' then 'Usage-Based'
+            when ChargeCategory = 'Usage' then 'Usage-Based'
+            when ChargePeriodStart = BillingPeriodStart and ChargePeriodEnd = BillingPeriodEnd then 'Recurring'
+            else 'One-Time'
+        end as ChargeFrequency,
         CapacityReservationId,
         CapacityReservationStatus,
+        CommitmentDiscountCategory,
         CommitmentDiscountId,
         CommitmentDiscountStatus,
+        CommitmentDiscountType,
         case
             when ChargeCategory = 'Usage' and coalesce(CommitmentDiscountStatus, '') <> 'Unused'
                 then coalesce(ConsumedUnit, PricingUnit)
@@ -69,12 +87,19 @@ derived as (
         -- FOCUS <= 1.2 names, the inverse of how the focus source kind maps them
         coalesce(HostProviderName, InvoiceIssuerName, ServiceProviderName) as ProviderName,
         coalesce(ServiceProviderName, InvoiceIssuerName) as PublisherName,
+        -- a pricing category outside the spec's list is FOCUS's `Other`
+        case
+            when PricingCategory is null or list_contains($pricing_categories, PricingCategory) then PricingCategory
+            else 'Other'
+        end as PricingCategory,
         PricingUnit,
         RegionId,
         ResourceId,
         ResourceName,
         ResourceType,
-        coalesce(ServiceCategory, 'Other') as ServiceCategory,
+        -- a service category outside the spec's list is `Other`
+        case when list_contains($subcategory_parents, ServiceCategory) then ServiceCategory else 'Other' end
+            as ServiceCategory,
         coalesce(ServiceName, ServiceProviderName, InvoiceIssuerName) as ServiceName,
         ServiceSubcategory,
         -- a vendor meter with no SKU id (an API cost report's token type): the provider, model and meter identify it
@@ -92,7 +117,14 @@ derived as (
 
 defaulted as (
     select
-        * replace (coalesce(ServiceSubcategory, 'Other (' || ServiceCategory || ')') as ServiceSubcategory),
+        -- a subcategory that is not one of its category's is that category's `Other (…)`
+        * replace (
+            case
+                when coalesce($subcategory_parents[list_position($subcategories, ServiceSubcategory)], '')
+                    = ServiceCategory then ServiceSubcategory
+                else 'Other (' || ServiceCategory || ')'
+            end as ServiceSubcategory
+        ),
         cast(metric_amount * 10000000000 as hugeint) as metric_units,
         cast(BilledCost * 10000000000 as hugeint) as billed_units,
         cast(EffectiveCost * 10000000000 as hugeint) as effective_units,
@@ -112,22 +144,18 @@ select
         when line_amount <> metric_amount
             then format('allocated amount {} differs from the line''s {} {}: re-run allocation',
                 line_amount, $cost_metric, metric_amount)
-        when BillingAccountId is null then 'BillingAccountId is null; FOCUS requires it'
+    end as stale,
+    case
         when InvoiceIssuerName is null then 'InvoiceIssuerName and ServiceProviderName are null; FOCUS requires them'
         when not list_contains($charge_categories, ChargeCategory)
             then format('ChargeCategory {} is not one of {}', ChargeCategory, array_to_string($charge_categories, ', '))
-        when ChargeFrequency is null
-            then format('ChargeFrequency is null on a {} charge; FOCUS requires it', ChargeCategory)
-        when not list_contains($charge_frequencies, ChargeFrequency)
-            then format('ChargeFrequency {} is not one of {}', ChargeFrequency,
-                array_to_string($charge_frequencies, ', '))
-        when not list_contains($subcategory_parents, ServiceCategory)
-            then format('ServiceCategory {} is not a FOCUS service category', ServiceCategory)
-        when coalesce($subcategory_parents[list_position($subcategories, ServiceSubcategory)], '') <> ServiceCategory
-            then format('ServiceSubcategory {} is not a subcategory of {}', ServiceSubcategory, ServiceCategory)
         when CommitmentDiscountStatus is not null and not list_contains($statuses, CommitmentDiscountStatus)
             then format('CommitmentDiscountStatus {} is not one of {}', CommitmentDiscountStatus,
                 array_to_string($statuses, ', '))
+        when CommitmentDiscountCategory is not null
+            and not list_contains($commitment_categories, CommitmentDiscountCategory)
+            then format('CommitmentDiscountCategory {} is not one of {}', CommitmentDiscountCategory,
+                array_to_string($commitment_categories, ', '))
         when CapacityReservationStatus is not null and not list_contains($statuses, CapacityReservationStatus)
             then format('CapacityReservationStatus {} is not one of {}', CapacityReservationStatus,
                 array_to_string($statuses, ', '))

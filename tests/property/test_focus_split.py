@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets.export.focus import CHARGE_CATEGORIES, CHARGE_FREQUENCIES, SERVICE_SUBCATEGORIES, STATUSES
+from assets.export.focus import build_charges
 from assets.schemas import STAGED_COST_LINES
 from assets.sql import connect, run_model
 
@@ -87,22 +87,7 @@ def export_pieces(lines: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str
                     "total": str(total),
                 },
             )
-    run_model(
-        con,
-        "export/focus_charges",
-        {
-            "charge_date": DAY,
-            "cost_metric": "EffectiveCost",
-            "charge_categories": list(CHARGE_CATEGORIES),
-            "charge_frequencies": list(CHARGE_FREQUENCIES),
-            "statuses": list(STATUSES),
-            "subcategories": [s for subs in SERVICE_SUBCATEGORIES.values() for s in subs],
-            "subcategory_parents": [c for c, subs in SERVICE_SUBCATEGORIES.items() for _ in subs],
-        },
-    )
-    assert con.execute("select list(problem) filter (where problem is not null) from focus_charges").fetchall()[0][
-        0
-    ] in (None, [])
+    assert build_charges(con, DAY, "EffectiveCost") == []
     run_model(con, "export/focus_pieces")
     rows = con.execute(f"select x_LineId, attribution.team, {', '.join(COLUMNS)} from focus_pieces").fetchall()
     return {(r[0], r[1]): dict(zip(COLUMNS, r[2:], strict=True)) for r in rows}

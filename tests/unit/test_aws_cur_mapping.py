@@ -21,10 +21,11 @@ import yaml
 
 from assets.allocation.rules import Params, cost_category_sql
 from assets.config import AllocationConfig
+from assets.export.focus import build_charges
 from assets.ingest.aws_cur import AWS_CUR, LINE_ITEM_TYPES, legacy_period
 from assets.ingest.validate import cast_or_reject
 from assets.schemas import COST_LINES
-from assets.sql import connect
+from assets.sql import connect, run_model
 from assets.staging import read_files
 from tests.unit.test_ingest_readers import rows, stage
 
@@ -179,10 +180,28 @@ def by_description(staged: list[dict]) -> dict[str, dict]:
     return {r["ChargeDescription"]: r for r in staged}
 
 
-# What each line item type costs, billed (unblended) and amortized (effective), in FOCUS terms.
-# description: (line item type, extra columns, BilledCost, EffectiveCost, ChargeCategory, ChargeClass, status)
-EVERY_TYPE: dict[str, tuple[str, dict[str, Any], str, str, str, str | None, str | None]] = {
-    "on-demand hour": ("Usage", {"line_item_unblended_cost": 3.6}, "3.6", "3.6", "Usage", None, None),
+# What each line item type costs, billed (unblended) and amortized (effective), in FOCUS terms: description →
+# (line item type, extra columns, BilledCost, EffectiveCost, FOCUS values). A line is a day of January 2025 unless
+# its extra columns say otherwise (`start`, `end`).
+FocusValues = tuple[str, str | None, str, str | None, str | None, str | None, str | None]
+"""ChargeCategory, ChargeClass, ChargeFrequency, CommitmentDiscountStatus, CommitmentDiscountCategory,
+CommitmentDiscountType, PricingCategory."""
+
+ON_DEMAND: FocusValues = ("Usage", None, "Usage-Based", None, None, None, "Standard")
+SP_USED: FocusValues = ("Usage", None, "Usage-Based", "Used", "Spend", "Savings Plan", "Committed")
+RI_USED: FocusValues = ("Usage", None, "Usage-Based", "Used", "Usage", "Reserved Instance", "Committed")
+DISCOUNT: FocusValues = ("Credit", None, "Usage-Based", None, None, None, None)
+MONTH = {"start": datetime(2025, 1, 1), "end": datetime(2025, 2, 1)}
+
+EVERY_TYPE: dict[str, tuple[str, dict[str, Any], str, str, FocusValues]] = {
+    "on-demand hour": ("Usage", {"line_item_unblended_cost": 3.6}, "3.6", "3.6", ON_DEMAND),
+    "spot hour": (
+        "Usage",
+        {"line_item_unblended_cost": 1.2, "line_item_usage_type": "USE1-SpotUsage:g5.xlarge"},
+        "1.2",
+        "1.2",
+        ("Usage", None, "Usage-Based", None, None, None, "Dynamic"),
+    ),
     "RI-covered hour": (
         "DiscountedUsage",
         {
@@ -192,9 +211,7 @@ EVERY_TYPE: dict[str, tuple[str, dict[str, Any], str, str, str, str | None, str 
         },
         "0",
         "500.25",
-        "Usage",
-        None,
-        "Used",
+        RI_USED,
     ),
     "SP-covered hour": (
         "SavingsPlanCoveredUsage",
@@ -205,18 +222,14 @@ EVERY_TYPE: dict[str, tuple[str, dict[str, Any], str, str, str, str | None, str 
         },
         "24.144",
         "15",
-        "Usage",
-        None,
-        "Used",
+        SP_USED,
     ),
     "SP negation": (
         "SavingsPlanNegation",
         {"line_item_unblended_cost": -24.144, "savings_plan_savings_plan_a_r_n": SP_ARN},
         "-24.144",
         "0",
-        "Usage",
-        None,
-        "Used",
+        SP_USED,
     ),
     "SP recurring fee": (
         "SavingsPlanRecurringFee",
@@ -228,18 +241,14 @@ EVERY_TYPE: dict[str, tuple[str, dict[str, Any], str, str, str, str | None, str 
         },
         "20",
         "5",
-        "Usage",
-        None,
-        "Unused",
+        ("Usage", None, "Recurring", "Unused", "Spend", "Savings Plan", "Committed"),
     ),
     "SP upfront fee": (
         "SavingsPlanUpfrontFee",
         {"line_item_unblended_cost": 8760.0, "savings_plan_savings_plan_a_r_n": SP_ARN},
         "8760",
         "0",
-        "Purchase",
-        None,
-        None,
+        ("Purchase", None, "One-Time", None, "Spend", "Savings Plan", "Standard"),
     ),
     "RI fee": (
         "RIFee",
@@ -248,81 +257,131 @@ EVERY_TYPE: dict[str, tuple[str, dict[str, Any], str, str, str, str | None, str 
             "reservation_unused_amortized_upfront_fee_for_billing_period": 49.75,
             "reservation_unused_recurring_fee": 50.0,
             "reservation_reservation_a_r_n": RI_ARN,
-        },
+        }
+        | MONTH,
         "600",
         "99.75",
-        "Usage",
-        None,
-        "Unused",
+        ("Usage", None, "Recurring", "Unused", "Usage", "Reserved Instance", "Committed"),
     ),
     "RI upfront purchase": (
         "Fee",
         {"line_item_unblended_cost": 1200.0, "reservation_reservation_a_r_n": RI_ARN},
         "1200",
         "0",
-        "Purchase",
-        None,
-        None,
+        ("Purchase", None, "One-Time", None, "Usage", "Reserved Instance", "Standard"),
     ),
-    "Marketplace subscription": ("Fee", {"line_item_unblended_cost": 29.0}, "29", "29", "Purchase", None, None),
-    "sales tax": ("Tax", {"line_item_unblended_cost": 5.0}, "5", "5", "Tax", None, None),
-    "promotional credit": ("Credit", {"line_item_unblended_cost": -1.0}, "-1", "-1", "Credit", None, None),
+    "support plan": (
+        "Fee",
+        {"line_item_unblended_cost": 29.0} | MONTH,
+        "29",
+        "29",
+        ("Purchase", None, "Recurring", None, None, None, "Standard"),
+    ),
+    "sales tax": ("Tax", {"line_item_unblended_cost": 5.0} | MONTH, "5", "5", ("Tax", None, "Recurring") + (None,) * 4),
+    "tax on a one-off fee": (
+        "Tax",
+        {"line_item_unblended_cost": 0.5},
+        "0.5",
+        "0.5",
+        ("Tax", None, "One-Time") + (None,) * 4,
+    ),
+    "promotional credit": ("Credit", {"line_item_unblended_cost": -1.0}, "-1", "-1", DISCOUNT),
     "Refund for one-time fee for Savings Plan ID 5e6f": (
         "Refund",
         {"line_item_unblended_cost": -8760.0, "line_item_product_code": "ComputeSavingsPlans"},
         "-8760",
         "0",
-        "Credit",
-        "Correction",
-        None,
+        ("Credit", None, "One-Time") + (None,) * 4,
     ),
-    "refund of an outage": (
+    "refund of a December outage": (
         "Refund",
-        {"line_item_unblended_cost": -2.5},
+        {"line_item_unblended_cost": -2.5, "start": datetime(2024, 12, 10), "end": datetime(2024, 12, 11)},
         "-2.5",
         "-2.5",
-        "Credit",
-        "Correction",
-        None,
+        ("Credit", "Correction", "One-Time") + (None,) * 4,
     ),
-    "EDP discount": ("EdpDiscount", {"line_item_unblended_cost": -3.3}, "-3.3", "-3.3", "Credit", None, None),
-    "private rate": ("PrivateRateDiscount", {"line_item_unblended_cost": -0.7}, "-0.7", "-0.7", "Credit", None, None),
-    "bundled": ("BundledDiscount", {"line_item_unblended_cost": -0.1}, "-0.1", "-0.1", "Credit", None, None),
-    "distributor": ("DistributorDiscount", {"line_item_unblended_cost": -0.2}, "-0.2", "-0.2", "Credit", None, None),
-    "SPP": ("SppDiscount", {"line_item_unblended_cost": -0.3}, "-0.3", "-0.3", "Credit", None, None),
-    "discount": ("Discount", {"line_item_unblended_cost": -0.4}, "-0.4", "-0.4", "Credit", None, None),
-    "RI volume": ("RiVolumeDiscount", {"line_item_unblended_cost": -0.5}, "-0.5", "-0.5", "Credit", None, None),
-    "flat rate plan": ("FlatRateSubscription", {"line_item_unblended_cost": 15.0}, "15", "15", "Usage", None, None),
+    "EDP discount": ("EdpDiscount", {"line_item_unblended_cost": -3.3}, "-3.3", "-3.3", DISCOUNT),
+    "private rate": ("PrivateRateDiscount", {"line_item_unblended_cost": -0.7}, "-0.7", "-0.7", DISCOUNT),
+    "bundled": ("BundledDiscount", {"line_item_unblended_cost": -0.1}, "-0.1", "-0.1", DISCOUNT),
+    "distributor": ("DistributorDiscount", {"line_item_unblended_cost": -0.2}, "-0.2", "-0.2", DISCOUNT),
+    "SPP": ("SppDiscount", {"line_item_unblended_cost": -0.3}, "-0.3", "-0.3", DISCOUNT),
+    "discount": ("Discount", {"line_item_unblended_cost": -0.4}, "-0.4", "-0.4", DISCOUNT),
+    "RI volume": ("RiVolumeDiscount", {"line_item_unblended_cost": -0.5}, "-0.5", "-0.5", DISCOUNT),
+    "flat rate plan": (
+        "FlatRateSubscription",
+        {"line_item_unblended_cost": 15.0} | MONTH,
+        "15",
+        "15",
+        ("Purchase", None, "Recurring", None, None, None, "Standard"),
+    ),
 }
+FOCUS_COLUMNS = (
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeFrequency",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountType",
+    "PricingCategory",
+)
 
 
-def test_every_line_item_type_gets_billed_and_amortized_cost_by_the_standard_formula(tmp_path: Path) -> None:
-    assert {spec[0] for spec in EVERY_TYPE.values()} == set(LINE_ITEM_TYPES)
+def every_type_file(tmp_path: Path) -> Path:
     lines = [
         cur2_row(line_item_line_item_type=t, line_item_line_item_description=d, **extra)
         for d, (t, extra, *_) in EVERY_TYPE.items()
     ]
-    staged, rejected = stage(AWS_CUR, [cur2_parquet(tmp_path / "cur-00001.snappy.parquet", lines)])
+    return cur2_parquet(tmp_path / "cur-00001.snappy.parquet", lines)
+
+
+def test_every_line_item_type_gets_billed_and_amortized_cost_by_the_standard_formula(tmp_path: Path) -> None:
+    assert {spec[0] for spec in EVERY_TYPE.values()} == set(LINE_ITEM_TYPES)
+    staged, rejected = stage(AWS_CUR, [every_type_file(tmp_path)])
     assert rejected == []
     got = {
-        d: (
-            r["BilledCost"],
-            r["EffectiveCost"],
-            r["ChargeCategory"],
-            r["ChargeClass"],
-            r["CommitmentDiscountStatus"],
-        )
+        d: (r["BilledCost"], r["EffectiveCost"], tuple(r[c] for c in FOCUS_COLUMNS))
         for d, r in by_description(staged).items()
     }
     assert got == {
-        d: (Decimal(billed), Decimal(effective), category, class_, status)
-        for d, (_, _, billed, effective, category, class_, status) in EVERY_TYPE.items()
+        d: (Decimal(billed), Decimal(effective), focus) for d, (_, _, billed, effective, focus) in EVERY_TYPE.items()
     }
     commitments = by_description(staged)
     assert commitments["SP negation"]["CommitmentDiscountId"] == SP_ARN
     assert commitments["RI fee"]["CommitmentDiscountId"] == RI_ARN
     assert commitments["on-demand hour"]["ConsumedQuantity"] == Decimal(24)
     assert commitments["RI fee"]["ConsumedQuantity"] is None
+
+
+def test_the_focus_export_takes_every_line_item_type_as_staged(tmp_path: Path) -> None:
+    """Each line whole on one piece: the export derives nothing and leaves nothing out; the piece carries the
+    line's costs and FOCUS values."""
+    con = connect()
+    AWS_CUR.read(con, [every_type_file(tmp_path)], "raw", {})
+    staged, _ = cast_or_reject(con, "raw", COST_LINES, out_prefix="t", date_expr="null::date", checks=AWS_CUR.checks)
+    con.execute(
+        f"create table cost_lines_day as select *, 'aws' as x_Source, _file as x_SourceFile, _row as x_SourceRow, "
+        f"'line-' || _row as x_LineId, 'even' as x_SpreadMethod from {staged}"
+    )
+    con.execute(
+        "create table allocated_lines_day as select x_LineId as line_id, 'unallocated' as allocation_rule, "
+        "'unallocated' as allocation_method, null::varchar as team, null::varchar as feature, null::varchar as "
+        "customer, null::varchar as agent, null::varchar as workflow, 'aws' as provider, null::varchar as model, "
+        "false as is_retry, EffectiveCost as amount, EffectiveCost as line_amount, 1.0::double as ratio, '1' as "
+        "weight, '1' as total_weight, null::bigint as driver_input_tokens, null::bigint as driver_output_tokens, "
+        "null::bigint as driver_requests, 'no rule' as unallocated_reason from cost_lines_day"
+    )
+    con.execute(
+        "create table focus_drivers (rule_name varchar, usage_unit varchar, unit_scale decimal(38, 10), driver varchar)"
+    )
+    assert build_charges(con, DAY.date(), "EffectiveCost") == []
+    run_model(con, "export/focus_pieces")
+    exported = rows(
+        con, f"select ChargeDescription, BilledCost, EffectiveCost, {', '.join(FOCUS_COLUMNS)} from focus_pieces"
+    )
+    assert {
+        r["ChargeDescription"]: (r["BilledCost"], r["EffectiveCost"], tuple(r[c] for c in FOCUS_COLUMNS))
+        for r in exported
+    } == {d: (Decimal(billed), Decimal(effective), focus) for d, (_, _, billed, effective, focus) in EVERY_TYPE.items()}
 
 
 def test_no_upfront_commitments_amortize_to_what_was_billed_apart_from_tax_and_credits(tmp_path: Path) -> None:
@@ -335,7 +394,7 @@ def test_no_upfront_commitments_amortize_to_what_was_billed_apart_from_tax_and_c
     staged, rejected = stage(AWS_CUR, [cur2_parquet(tmp_path / "cur.parquet", lines)])
     assert rejected == []
     kept = [r for r in staged if r["ChargeCategory"] not in ("Tax", "Credit")]
-    assert sum(r["BilledCost"] for r in kept) == sum(r["EffectiveCost"] for r in kept) == Decimal("638.6")
+    assert sum(r["BilledCost"] for r in kept) == sum(r["EffectiveCost"] for r in kept) == Decimal("639.8")
 
 
 def test_tags_come_from_the_map_and_from_legacy_columns_without_the_user_prefix(tmp_path: Path) -> None:

@@ -515,26 +515,82 @@ def copy_day(settings: Settings, day: date, root: Path) -> Settings:
     return settings.model_copy(update={"app": settings.app.model_copy(update={"lake": root})})
 
 
-def test_a_value_focus_does_not_allow_stops_the_export_naming_the_file_row_and_column(
+def test_a_line_focus_cannot_represent_is_left_out_and_listed_and_the_rest_of_the_day_is_exported(
     settings: Settings, pipeline_run: Run, tmp_path: Path
 ):
     day = pipeline_run.days[0]
     bad = copy_day(settings, day, tmp_path / "lake")
     lines = Lake(bad.app.lake).partition_file("cost_lines", day, "cloud_bill")
     con = connect()
+    # one tax line in a category FOCUS does not have; the frequency of every line blanked, misspelt on one
     con.execute(
         f"copy (select * replace (case when ChargeCategory = 'Tax' then 'Refund' else ChargeCategory end "
-        f"as ChargeCategory) from read_parquet('{lines}')) to '{tmp_path / 'edited.parquet'}'"
+        f"as ChargeCategory, case when x_SourceRow = 1 then 'usage based' end as ChargeFrequency) "
+        f"from read_parquet('{lines}')) to '{tmp_path / 'edited.parquet'}'"
     )
-    file, row = con.execute(
-        f"select x_SourceFile, x_SourceRow from read_parquet('{lines}') where ChargeCategory = 'Tax'"
+    line_id, file, row, billed, effective = con.execute(
+        f"select x_LineId, x_SourceFile, x_SourceRow, BilledCost::varchar, EffectiveCost::varchar "
+        f"from read_parquet('{lines}') where ChargeCategory = 'Tax'"
     ).fetchall()[0]
+    kept = con.execute(
+        f"select sum(EffectiveCost) filter (where ChargeCategory <> 'Tax') from read_parquet('{lines}')"
+    ).fetchall()[0][0]
     shutil.move(tmp_path / "edited.parquet", lines)
-    with pytest.raises(FocusExportError) as error:
-        export_focus(bad, day, day, tmp_path / "out")
-    assert f"{file} row {row} (source cloud_bill): ChargeCategory Refund is not one of" in str(error.value)
-    assert "1 cost line(s)" in str(error.value)
-    assert not (tmp_path / "out").exists()
+    summary = export_focus(bad, day, day, tmp_path / "out")
+    assert summary["left_out"] == [
+        {
+            "charge_date": day.isoformat(),
+            "source": "cloud_bill",
+            "file": file,
+            "row": row,
+            "line_id": line_id,
+            "reason": "ChargeCategory Refund is not one of Adjustment, Credit, Purchase, Tax, Usage",
+            "billed_cost": billed,
+            "effective_cost": effective,
+        }
+    ]
+    written = con.execute(
+        "select count(distinct x_LineId), sum(EffectiveCost) filter (where x_Source = 'cloud_bill'), "
+        "count(*) filter (where x_LineId = $id), list(distinct ChargeCategory || '/' || ChargeFrequency order by 1) "
+        "from read_parquet($f)",
+        {"id": line_id, "f": summary["files"][0]},
+    ).fetchall()[0]
+    day_lines = con.execute(
+        "select count(*) from read_parquet($f)",
+        {"f": str(Lake(bad.app.lake).partition_dir("cost_lines", day) / "*.parquet")},
+    ).fetchall()[0][0]
+    assert written[0] == day_lines - 1 and written[1] == kept and written[2] == 0
+    # a blank frequency is derived from the category, a misspelt one read as meant
+    assert set(written[3]) <= {
+        "Usage/Usage-Based",
+        "Purchase/One-Time",
+        "Purchase/Recurring",
+        "Credit/One-Time",
+        "Credit/Recurring",
+        "Adjustment/One-Time",
+        "Adjustment/Recurring",
+    }
+
+
+def test_a_day_staged_before_the_commitment_and_pricing_columns_exports_them_as_null(
+    settings: Settings, pipeline_run: Run, tmp_path: Path
+):
+    day = pipeline_run.days[0]
+    old = copy_day(settings, day, tmp_path / "lake")
+    con = connect()
+    for lines in Lake(old.app.lake).partition_dir("cost_lines", day).glob("*.parquet"):
+        con.execute(
+            f"copy (select * exclude (CommitmentDiscountCategory, CommitmentDiscountType, PricingCategory) from "
+            f"read_parquet('{lines}')) to '{tmp_path / 'edited.parquet'}'"
+        )
+        shutil.move(tmp_path / "edited.parquet", lines)
+    summary = export_focus(old, day, day, tmp_path / "out")
+    assert summary["left_out"] == [] and summary["rows"] > 0
+    assert con.execute(
+        "select count(*) filter (where coalesce(CommitmentDiscountCategory, CommitmentDiscountType, PricingCategory) "
+        "is not null) from read_parquet($f)",
+        {"f": summary["files"][0]},
+    ).fetchall() == [(0,)]
 
 
 def test_an_allocation_older_than_staging_stops_the_export(settings: Settings, pipeline_run: Run, tmp_path: Path):

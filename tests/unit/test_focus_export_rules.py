@@ -1,0 +1,136 @@
+"""The FOCUS export's documented rules (docs/focus-export.md): values a source lacks or gives outside the spec are
+derived; a line FOCUS cannot represent is left out and listed; only a stale allocation stops the day."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from assets.export.focus import FocusExportError, build_charges
+from assets.schemas import STAGED_COST_LINES
+from assets.sql import connect
+
+DAY = date(2026, 11, 5)
+MONTH = {"BillingPeriodStart": "2026-11-01", "BillingPeriodEnd": "2026-12-01"}
+WHOLE_MONTH = {"ChargePeriodStart": "2026-11-01", "ChargePeriodEnd": "2026-12-01"} | MONTH
+
+
+def charges(lines: list[dict[str, Any]], allocated: dict[str, Decimal] | None = None):
+    """A connection holding the day's lines (one piece each, or `allocated` line → amount) and `focus_charges`
+    built from them, and the lines left out."""
+    con = connect()
+    con.execute(f"create table cost_lines_day ({', '.join(f'{n} {t}' for n, t in STAGED_COST_LINES)})")
+    for n, line in enumerate(lines, start=1):
+        values = {
+            "x_LineId": f"line-{n}",
+            "x_Source": "bill",
+            "x_SourceFile": "bill.csv",
+            "x_SourceRow": n,
+            "BilledCost": Decimal("2.5"),
+            "EffectiveCost": Decimal("2.5"),
+            "BillingAccountId": "acct",
+            "InvoiceIssuerName": "vendor",
+            "ChargeCategory": "Usage",
+            "ChargePeriodStart": f"{DAY}",
+            "ChargePeriodEnd": "2026-11-06",
+        } | line
+        con.execute(
+            f"insert into cost_lines_day ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+            list(values.values()),
+        )
+    con.execute(
+        "create table allocated_lines_day as select x_LineId as line_id, EffectiveCost as line_amount "
+        "from cost_lines_day"
+    )
+    for line_id, amount in (allocated or {}).items():
+        con.execute("update allocated_lines_day set line_amount = ? where line_id = ?", [amount, line_id])
+    left_out = build_charges(con, DAY, "EffectiveCost")
+    return con, left_out
+
+
+def derived(column: str, lines: list[dict[str, Any]]) -> list[Any]:
+    con, left_out = charges(lines)
+    assert left_out == []
+    return [r[0] for r in con.execute(f"select {column} from focus_charges order by x_SourceRow").fetchall()]
+
+
+def test_charge_frequency_is_read_in_any_spelling_or_derived_from_the_category_and_period() -> None:
+    lines = [
+        {"ChargeFrequency": "usage based"},
+        {"ChargeFrequency": "OneTime", "ChargeCategory": "Purchase"},
+        {"ChargeFrequency": "RECURRING", "ChargeCategory": "Tax"},
+        {"ChargeCategory": "Usage"},
+        {"ChargeCategory": "Tax"} | WHOLE_MONTH,
+        {"ChargeCategory": "Tax"} | MONTH,
+        {"ChargeCategory": "Purchase", "ChargeFrequency": "Usage-Based"} | WHOLE_MONTH,
+        {"ChargeCategory": "Purchase", "ChargeFrequency": "Usage-Based"},
+        {"ChargeCategory": "Credit", "ChargeFrequency": "Monthly"},
+        {"ChargeCategory": "Adjustment"} | WHOLE_MONTH,
+        {"ChargeCategory": "Credit"},
+    ]
+    assert derived("ChargeFrequency", lines) == [
+        "Usage-Based",
+        "One-Time",
+        "Recurring",
+        "Usage-Based",
+        "Recurring",
+        "One-Time",
+        "Recurring",
+        "One-Time",
+        "One-Time",
+        "Recurring",
+        "One-Time",
+    ]
+
+
+def test_service_and_pricing_categories_outside_the_spec_become_other() -> None:
+    lines = [
+        {"ServiceCategory": "AI and Machine Learning", "ServiceSubcategory": "Generative AI"},
+        {"ServiceCategory": "AI and Machine Learning", "ServiceSubcategory": "Block Storage"},
+        {"ServiceCategory": "Artificial Intelligence", "ServiceSubcategory": "Generative AI"},
+        {},
+    ]
+    con, left_out = charges(lines)
+    assert left_out == []
+    services = "select ServiceCategory, ServiceSubcategory from focus_charges order by x_SourceRow"
+    assert con.execute(services).fetchall() == [
+        ("AI and Machine Learning", "Generative AI"),
+        ("AI and Machine Learning", "Other (AI and Machine Learning)"),
+        ("Other", "Other (Other)"),
+        ("Other", "Other (Other)"),
+    ]
+    assert derived("PricingCategory", [{"PricingCategory": "Committed"}, {"PricingCategory": "Spot"}, {}]) == [
+        "Committed",
+        "Other",
+        None,
+    ]
+
+
+def test_a_line_focus_cannot_represent_is_left_out_with_its_reason_and_the_others_stay() -> None:
+    con, left_out = charges(
+        [
+            {},
+            {"ChargeCategory": "Refund", "BilledCost": Decimal("-1"), "EffectiveCost": Decimal("-1")},
+            {"InvoiceIssuerName": None},
+            {"CommitmentDiscountStatus": "Partial"},
+            {"CommitmentDiscountCategory": "Hours"},
+            {"CapacityReservationStatus": "Idle"},
+        ]
+    )
+    assert [(x["line_id"], x["row"], x["reason"], x["billed_cost"]) for x in left_out] == [
+        ("line-2", 2, "ChargeCategory Refund is not one of Adjustment, Credit, Purchase, Tax, Usage", "-1.0000000000"),
+        ("line-3", 3, "InvoiceIssuerName and ServiceProviderName are null; FOCUS requires them", "2.5000000000"),
+        ("line-4", 4, "CommitmentDiscountStatus Partial is not one of Used, Unused", "2.5000000000"),
+        ("line-5", 5, "CommitmentDiscountCategory Hours is not one of Spend, Usage", "2.5000000000"),
+        ("line-6", 6, "CapacityReservationStatus Idle is not one of Used, Unused", "2.5000000000"),
+    ]
+    assert {x["charge_date"] for x in left_out} == {"2026-11-05"}
+    assert con.execute("select list(line_id) from focus_charges").fetchall()[0][0] == ["line-1"]
+
+
+def test_an_allocation_out_of_step_with_staging_still_stops_the_day() -> None:
+    with pytest.raises(FocusExportError, match=r"allocated amount 2\.0+ differs from the line's EffectiveCost 2\.5"):
+        charges([{}], allocated={"line-1": Decimal(2)})
