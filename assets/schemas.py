@@ -170,6 +170,7 @@ SCHEMA_DESCRIPTIONS = {
 }
 
 TABLE_DESCRIPTIONS = {
+    "schemas": "What each schema of the warehouse holds (DuckDB 2.0 cannot comment on a schema itself).",
     "manifest": "Per source × day: each source file read, its byte-for-byte copy in the lake and its SHA-256.",
     "cost_lines": "Bill lines of every cost source in FOCUS 1.3/1.4 columns, per charge day, in the reporting "
     "currency; a line spanning several days is spread over them exactly.",
@@ -190,6 +191,8 @@ TABLE_DESCRIPTIONS = {
 
 _DIMENSION = "{} the cost is attributed to; 'unallocated' when none"
 COLUMN_DESCRIPTIONS = {
+    "schema_name": "Schema of the warehouse.",
+    "description": "What it holds.",
     # FOCUS 1.3/1.4 cost line columns
     "BilledCost": "Amount invoiced for the line, in the reporting currency (FOCUS BilledCost).",
     "EffectiveCost": "Amortized cost of the line after discounts and commitments (FOCUS EffectiveCost).",
@@ -493,6 +496,7 @@ TABLE_COLUMN_DESCRIPTIONS = {
 
 _STAGED = ("x_Source", "x_SourceFile", "x_SourceRow")
 WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "schemas": ("schema_name", "description"),
     "manifest": ("source", "day", "source_path", "raw_file", "sha256", "bytes", "modified_at", "redacted"),
     "cost_lines": (*column_names(COST_LINES), *_STAGED, "x_LineId", "x_SpreadMethod", "charge_date"),
     "usage_events": (*column_names(USAGE_EVENTS), *_STAGED, "event_date"),

@@ -131,7 +131,7 @@ def open_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def catalog_markdown() -> str:
     """The warehouse's tables and columns with their descriptions, as Markdown (docs/warehouse.md)."""
-    layers = {**LAYER, "manifest": "raw", **dict.fromkeys(INSIGHT_TABLES, "marts")}
+    layers = {**LAYER, "schemas": "main", "manifest": "raw", **dict.fromkeys(INSIGHT_TABLES, "marts")}
     lines = [
         "# The warehouse's tables and columns",
         "",
