@@ -67,5 +67,8 @@ def fact_row(amount: str, **columns: Any) -> dict[str, Any]:
         "source": "openai_costs",
         "is_retry": False,
         "amount_usd": Decimal(amount),
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "requests": 0,
         **columns,
     }
