@@ -137,7 +137,7 @@ def catalog_markdown() -> str:
         "",
         "Generated from `assets/schemas.py` (and the insight marts' descriptions in `assets/marts/insights.py`) by",
         "`python -m assets.warehouse docs/warehouse.md`; the same words are the comments of the warehouse's views and",
-        "columns (`select * from duckdb_columns()`, `describe fact_cost`, or a BI tool's column list).",
+        "columns (`comment` in `duckdb_views()` and `duckdb_columns()`, or a BI tool's column list).",
         "",
         "| schema | what it holds |",
         "|---|---|",
