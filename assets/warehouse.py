@@ -47,19 +47,23 @@ def publish_warehouse(lake: Lake, warehouse: Path) -> list[str]:
     folder = warehouse.parent.resolve()
     root = PurePosixPath(Path(os.path.relpath(lake.root.resolve(), folder)).as_posix())
     with warehouse_lock(warehouse), atomic_path(warehouse) as tmp:
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
-        with connect(tmp) as con:
-            con.execute(f"set file_search_path = {_quoted(str(folder))}")
-            views = {name: query for name, query in _view_queries(lake, root)}
-            con.execute("begin")
-            for schema in SCHEMAS:
-                con.execute(f"create schema {schema}")
-            for name, query in views.items():
-                con.execute(f"create view {name} as {query}")
-            _create_schema_descriptions(con)
-            _describe(con, [*views, "main.schemas"])
-            con.execute("commit")
-        Path(f"{warehouse}.wal").unlink(missing_ok=True)
+        views = dict(_view_queries(lake, root))  # listed under the lock: a later publish never lists less
+        wal = Path(f"{tmp}.wal")
+        wal.unlink(missing_ok=True)
+        try:
+            with connect(tmp) as con:
+                con.execute(f"set file_search_path = {_quoted(str(folder))}")
+                con.execute("begin")
+                for schema in SCHEMAS:
+                    con.execute(f"create schema {schema}")
+                for name, query in views.items():
+                    con.execute(f"create view {name} as {query}")
+                _create_schema_descriptions(con)
+                _describe(con, [*views, "main.schemas"])
+                con.execute("commit")
+        finally:
+            wal.unlink(missing_ok=True)
+        Path(f"{warehouse}.wal").unlink(missing_ok=True)  # a WAL left by a writer of the old file must not replay
     return list(views)
 
 
