@@ -14,7 +14,7 @@ from assets.marts.facts import build_marts
 from assets.pricing import price_day
 from assets.raw import land_day
 from assets.staging import stage_days
-from assets.warehouse import refresh_warehouse
+from assets.warehouse import publish_warehouse
 from pipelines.partitions import daily
 from pipelines.resources import ApportionConfig, partition_days
 
@@ -170,7 +170,7 @@ def marts(context: dg.AssetExecutionContext, apportion: ApportionConfig):
 )
 def warehouse(apportion: ApportionConfig) -> dg.MaterializeResult:
     settings = apportion.settings()
-    views = refresh_warehouse(Lake(settings.app.lake), settings.app.warehouse)
+    views = publish_warehouse(Lake(settings.app.lake), settings.app.warehouse)
     return dg.MaterializeResult(metadata={"views": ", ".join(views), "path": str(settings.app.warehouse)})
 
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from assets.config import ConfigError, load_settings
 
@@ -180,31 +181,68 @@ def _failures(result) -> list[str]:
     return problems
 
 
+FORMATS = ("table", "csv", "json", "parquet")
+
+
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="SQL; unqualified names like fact_cost resolve")],
     config: ConfigOption = None,  # type: ignore[assignment]
-    limit: Annotated[int, typer.Option(help="Rows to print at most")] = 200,
+    limit: Annotated[int, typer.Option(help="Rows to print at most (table format)")] = 200,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json (an array of objects) or parquet")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the whole result to this file")] = None,
 ) -> None:
-    """Query the warehouse read-only and print the result as a table."""
+    """Query the warehouse read-only: print a table, or write CSV, JSON or Parquet to stdout or --out. A query that
+    fails exits 1 with DuckDB's message."""
+    import duckdb
+
     from assets.warehouse import open_warehouse
 
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "parquet" and out is None:
+        raise typer.BadParameter("--format parquet needs --out FILE")
     settings = _settings(config)
     try:
         with open_warehouse(settings.app.warehouse) as con:
-            cursor = con.execute(query)
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchmany(limit)
+            if fmt == "table":
+                cursor = con.execute(query)
+                _print_table([d[0] for d in cursor.description or []], cursor.fetchmany(limit), out)
+            else:
+                _write_result(con, query, fmt, out)
     except FileNotFoundError as exc:
-        err.print(str(exc))
+        err.print(str(exc), highlight=False)
         raise typer.Exit(1) from None
-    except Exception as exc:  # a user's SQL error is reported, not a traceback
-        err.print(f"[red]query failed[/red]: {exc}", highlight=False)
+    except duckdb.Error as exc:  # a user's SQL error is reported, not a traceback
+        err.print(Text.assemble(("query failed", "red"), f": {exc}"), highlight=False)
         raise typer.Exit(1) from None
+
+
+def _print_table(columns: list[str], rows: list[tuple], out: Path | None) -> None:
     table = Table(*columns, show_lines=False)
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
-    console.print(table)
+    if out is None:
+        console.print(table)
+    else:
+        with out.open("w") as handle:
+            Console(file=handle, width=console.width).print(table)
+
+
+def _write_result(con, query: str, fmt: str, out: Path | None) -> None:
+    """DuckDB writes the file itself (exact decimals, its own CSV and JSON rules); to stdout through a temporary
+    file, so the output is the same either way."""
+    import sys
+    import tempfile
+
+    con.register("query_result", con.sql(query))
+    options = {"csv": "format csv, header true", "json": "format json, array true", "parquet": "format parquet"}[fmt]
+    with tempfile.TemporaryDirectory() as folder:
+        target = out or Path(folder) / f"result.{fmt}"
+        path = str(target).replace("'", "''")
+        con.execute(f"copy query_result to '{path}' ({options})")
+        if out is None:
+            sys.stdout.write(target.read_text())
 
 
 def _cell(value: object) -> str:

@@ -18,9 +18,9 @@ from assets.marts.insights import (
     insights_config,
     overrides,
     post_alert,
-    publish_insight_views,
 )
 from assets.marts.insights_config import Alerts
+from assets.warehouse import publish_warehouse
 from pipelines.resources import ApportionConfig
 
 log = logging.getLogger(__name__)
@@ -61,11 +61,11 @@ def insight_marts(context: dg.AssetExecutionContext, apportion: ApportionConfig)
     group_name="insights",
     kinds={"duckdb"},
     pool="duckdb_writer",
-    description="The insight marts as views `marts.<table>` in the warehouse.",
+    description="The warehouse published again with the insight marts as views `marts.<table>`.",
 )
 def insights_warehouse(apportion: ApportionConfig) -> dg.MaterializeResult:
     settings = apportion.settings()
-    views = publish_insight_views(Lake(settings.app.lake), settings.app.warehouse)
+    views = publish_warehouse(Lake(settings.app.lake), settings.app.warehouse)
     return dg.MaterializeResult(metadata={"views": ", ".join(views)})
 
 

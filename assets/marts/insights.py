@@ -32,7 +32,6 @@ from assets.marts.insights_config import BusinessMetrics, Duplicates, InsightsCo
 from assets.pricing import PriceOverrides, load_price_overrides, price_usage
 from assets.schemas import PRICED_USAGE, STAGED_COST_LINES, Column
 from assets.sql import connect, load_sql, run_model
-from assets.warehouse import warehouse_lock
 
 log = logging.getLogger(__name__)
 
@@ -347,18 +346,6 @@ def build_insights(
         }
     finally:
         con.close()
-
-
-def publish_insight_views(lake: Lake, warehouse: Path) -> list[str]:
-    """(Re)create `marts.<table>` in the warehouse for every insight mart written; returns their names."""
-    present = [t for t in INSIGHT_TABLES if insight_file(lake, t).exists()]
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with warehouse_lock(warehouse), connect(warehouse) as con:
-        con.execute("create schema if not exists marts")
-        for table in present:
-            path = sql_string(str(insight_file(lake, table)))
-            con.execute(f"create or replace view marts.{table} as select * from read_parquet({path})")
-    return [f"marts.{t}" for t in present]
 
 
 def insights_config(settings: Settings) -> InsightsConfig:

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from assets.sql import connect
+from assets.warehouse import open_warehouse
 from tests.e2e.conftest import Run
 
 UNIT = Decimal("1e-10")
@@ -32,8 +32,7 @@ COVERAGE_PAGES = {
 
 
 def warehouse_rows(run: Run, query: str) -> list[tuple]:
-    with connect(run.root / "out" / "warehouse.duckdb", read_only=True) as con:
-        con.execute("set search_path = 'marts,allocation,pricing,staging,raw'")
+    with open_warehouse(run.root / "out" / "warehouse.duckdb") as con:
         return con.execute(query).fetchall()
 
 

@@ -17,7 +17,7 @@ import pytest
 import pipelines.insights as insight_marts_module
 from assets.marts.insights import INSIGHT_TABLES
 from assets.marts.insights_config import Alerts, Budget, InsightsConfig
-from assets.sql import connect
+from assets.warehouse import open_warehouse
 from pipelines.insights import INSIGHT_ASSETS, INSIGHT_CHECKS, alert_result
 from pipelines.resources import ApportionConfig
 from tests.insights_fixtures import days, fact, write_lake
@@ -96,7 +96,7 @@ def test_a_budget_over_its_limit_warns_and_posts_to_the_webhook(pipeline, webhoo
         "text": "*Budgets over or at risk*\n"
         "• search_monthly (team search) over in 2026-11: $600.00 spent of $500.00, forecast $1,800.00"
     }
-    with connect(pipeline.parent / "warehouse.duckdb", read_only=True) as con:
+    with open_warehouse(pipeline.parent / "warehouse.duckdb") as con:
         assert con.execute("select status from marts.budget_status").fetchall() == [("over",)]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.sql import connect
+from assets.warehouse import open_warehouse
 from sample_data import generate
 from tests.e2e.conftest import write_config
 
@@ -60,8 +60,7 @@ def lake_digest(config: Path) -> dict[str, str]:
 
 
 def warehouse(config: Path, query: str) -> list[tuple]:
-    with connect(config.parent / "out" / "warehouse.duckdb", read_only=True) as con:
-        con.execute("set search_path = 'marts,allocation,pricing,staging,raw'")
+    with open_warehouse(config.parent / "out" / "warehouse.duckdb") as con:
         return con.execute(query).fetchall()
 
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from assets.sql import connect
+from assets.warehouse import open_warehouse
 from sample_data import generate
 from tests.e2e.conftest import write_config
 
@@ -340,7 +340,7 @@ def test_a_backfill_launched_over_graphql_fills_the_warehouse(deployment: Deploy
         assert backfill["numPartitions"] == len(DAYS)
         assert backfill["runs"] and {r["status"] for r in backfill["runs"]} == {"SUCCESS"}, backfill["runs"]
 
-        with connect(deployment.home / "out" / "warehouse.duckdb", read_only=True) as con:
+        with open_warehouse(deployment.home / "out" / "warehouse.duckdb") as con:
             reconciliation = con.execute("select charge_date, source, difference from marts.reconciliation").fetchall()
             fact_days = con.execute("select distinct charge_date from marts.fact_cost order by 1").fetchall()
         assert sorted((day, source) for day, source, _ in reconciliation) == sorted(
