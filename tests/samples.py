@@ -11,7 +11,9 @@ SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
 def sample(relative: str) -> Path:
     """The sample file `relative` (e.g. `aws/koku_test_cur.csv`); an AssertionError names where it was looked for."""
     path = SAMPLES.resolve() / relative
-    assert path.is_file(), f"sample export {relative} not found under {SAMPLES.resolve()}: the shared samples are required"
+    assert path.is_file(), (
+        f"sample export {relative} not found under {SAMPLES.resolve()}: the shared samples are required"
+    )
     return path
 
 
