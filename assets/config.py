@@ -419,6 +419,11 @@ class Source(_Strict):
         return self
 
 
+DEFAULT_START_DATE = date(2020, 1, 1)
+"""Early enough for years of bills (cloud exports keep 13 to 36 months; the public sample CUR is of 2023-11), while
+the daily partitions from it stay a list Dagster's UI and backfills handle easily (~365 a year)."""
+
+
 class AppConfig(_Strict):
     """The whole of `apportion.yaml`."""
 
@@ -436,6 +441,8 @@ class AppConfig(_Strict):
     """Budgets, routing tiers, business metrics and alert thresholds for the insight marts (config/insights.yaml)."""
     lookback_days: int = Field(default=3, ge=0, le=62)
     memory_limit: str = "4GB"
+    start_date: date = DEFAULT_START_DATE
+    """The first day that can be run: the first daily partition, in the CLI and in Dagster alike."""
     sources: list[Source]
 
     @field_validator("sources")
