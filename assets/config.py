@@ -499,6 +499,23 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def _bad_date(node: yaml.Node | None, key: str = "") -> str:
+    """`line: key` of the first value YAML takes for a date (YYYY-MM-DD…) that is no date."""
+    if isinstance(node, yaml.MappingNode):
+        found = (_bad_date(v, k.value) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        found = (_bad_date(v, key) for v in node.value)
+    elif isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp"):
+        try:
+            date.fromisoformat(node.value[:10])
+            return ""
+        except ValueError:
+            return f"{node.start_mark.line + 1}: {key}"
+    else:
+        return ""
+    return next((where for where in found if where), "")
+
+
 def parse_yaml(path: Path, model: type[BaseModel]) -> Any:
     """Load `path` into `model`, turning YAML and validation errors into one `ConfigError` with lines."""
     try:
@@ -510,6 +527,8 @@ def parse_yaml(path: Path, model: type[BaseModel]) -> Any:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # a value YAML reads as a date that is none, such as `start_date: 2023-13-01`
+        raise ConfigError(f"{path}:{_bad_date(node)}: not a valid date ({exc})") from None
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

@@ -244,7 +244,7 @@ def _cause(error: Any) -> str:
 
 
 def _failures(result: Any, days: str) -> list[Failure]:
-    """What went wrong in a run: each failed step with its cause, each step not run because of it, and each failed
+    """What went wrong in a run: each failed step with its cause, each step not run because of one, and each failed
     check of error severity (a warning, such as a budget alert, is not a failure)."""
     import dagster as dg
 
@@ -254,8 +254,10 @@ def _failures(result: Any, days: str) -> list[Failure]:
             message = _cause(event.event_specific_data.error)
             reason, _, rest = message.partition("\n")
             problems.append(Failure(days, event.step_key, reason, _where(message), message if rest else ""))
-        elif event.is_step_skipped:
-            problems.append(Failure(days, event.step_key, "not run: a step or blocking check before it failed"))
+    started = {event.step_key for event in result.all_events if event.is_step_start}
+    if problems:
+        for step in sorted(set(result.job_def.graph.node_names()) - started):
+            problems.append(Failure(days, step, "not run: a step or blocking check before it failed"))
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             first = evaluation.metadata.get("first")
