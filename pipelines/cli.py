@@ -93,6 +93,8 @@ class Failure:
     where: str = ""
     detail: str = ""
     """The whole message when its first line (the reason) is not all of it."""
+    check: bool = False
+    """A failed check: the run fails, but its asset was written and what comes after it goes on."""
 
 
 def _run_days(settings: Settings, start: str, end: str) -> list[date]:
@@ -161,12 +163,13 @@ def run(
         "dagster/asset_partition_range_start": str(days[0]),
         "dagster/asset_partition_range_end": str(days[-1]),
     }
-    failures = materialize(f"{days[0]}..{days[-1]}: raw and staging", staging, tags=range_tags)
-    staged = [] if failures else days
-    if failures and len(days) > 1:
+    span = str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    failures = materialize(f"{span}: raw and staging", staging, tags=range_tags)
+    staged = days if _steps_ran(failures) else []
+    if not staged and len(days) > 1:
         console.print("raw and staging failed over the range: staging day by day, so that the other days go on")
         by_day = [(day, materialize(f"{day}: raw and staging", staging, partition_key=str(day))) for day in days]
-        staged = [day for day, problems in by_day if not problems]
+        staged = [day for day, problems in by_day if _steps_ran(problems)]
         failures = [f for _, problems in by_day for f in problems] or failures
     failures += [
         Failure(str(day), "every later layer", "not run: raw and staging failed") for day in days if day not in staged
@@ -178,6 +181,11 @@ def run(
     if failures:
         _print_failures(failures)
         raise typer.Exit(1)
+
+
+def _steps_ran(failures: list[Failure]) -> bool:
+    """Every step ran: what failed, if anything, is a check that holds nothing back."""
+    return all(f.check for f in failures)
 
 
 def _run_insights(instance: Any, resource: Any) -> list[Failure]:
@@ -263,7 +271,7 @@ def _failures(result: Any, days: str) -> list[Failure]:
             first = evaluation.metadata.get("first")
             example = str(first.value) if first else ""
             reason = evaluation.description or "failed"
-            problems.append(Failure(days, f"check {evaluation.check_name}", reason, _where(example), example))
+            problems.append(Failure(days, f"check {evaluation.check_name}", reason, _where(example), example, True))
     return problems
 
 

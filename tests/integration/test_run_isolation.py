@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 import pipelines.assets
+import pipelines.checks
 from assets.export.focus import FocusExportError
 from assets.lake import Lake
 from assets.sql import connect
@@ -195,3 +196,31 @@ def test_the_nightly_job_of_a_day_whose_export_fails_still_materializes_the_mart
     lines = lake_rows(config, f"select sum(EffectiveCost) from cost_lines where charge_date = '{DAYS[0]}'")
     assert facts == lines and facts[0][0] > 0
     assert lake_rows(config, "select distinct difference from reconciliation") == [(Decimal(0),)]
+
+
+def test_a_failed_row_balance_fails_the_run_but_holds_back_nothing(tmp_path, sample, monkeypatch):
+    config = small_config(tmp_path, sample)
+    real = pipelines.checks.find_violations
+
+    def find_violations(lake, invariant, days):
+        if invariant.table == "ingest_log":
+            return [("app_usage", "calls.jsonl", 100, 98, 1)]
+        return real(lake, invariant, days)
+
+    monkeypatch.setattr(pipelines.checks, "find_violations", find_violations)
+
+    result = cli("run", "--start", str(DAYS[0]), "--end", str(DAYS[0]), "--config", str(config))
+
+    assert result.exit_code == 1, result.output
+    assert "staging day by day" not in result.output
+    assert failure_rows(result.output) == [
+        (
+            str(DAYS[0]),
+            "check rows_in_equal_rows_out",
+            "1 files whose rows do not balance",
+            "calls.jsonl",
+        )
+    ]
+    facts = lake_rows(config, "select charge_date, sum(amount_usd) from fact_cost group by 1")
+    assert facts == lake_rows(config, "select charge_date, sum(EffectiveCost) from cost_lines group by 1")
+    assert facts and facts[0][0] == DAYS[0]
