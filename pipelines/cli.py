@@ -92,7 +92,7 @@ class Failure:
     reason: str
     where: str = ""
     detail: str = ""
-    """The whole message when its first line (the reason) is not all of it."""
+    """The whole message, printed in full under the table (whose cells wrap and cut)."""
     check: bool = False
     """A failed check: the run fails, but its asset was written and what comes after it goes on."""
 
@@ -260,14 +260,18 @@ def _failures(result: Any, days: str) -> list[Failure]:
     for event in result.all_events:
         if event.is_step_failure:
             message = _cause(event.event_specific_data.error)
-            reason, _, rest = message.partition("\n")
-            problems.append(Failure(days, event.step_key, reason, _where(message), message if rest else ""))
+            problems.append(Failure(days, event.step_key, message.partition("\n")[0], _where(message), message))
     started = {event.step_key for event in result.all_events if event.is_step_start}
     if problems:
         for step in sorted(set(result.job_def.graph.node_names()) - started):
             problems.append(Failure(days, step, "not run: a step or blocking check before it failed"))
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+        if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        listed = evaluation.metadata.get("failures")  # sources_landed: a row per source and day
+        if listed is not None:
+            problems += [_source_failure(**failure) for failure in listed.value]
+        else:
             first = evaluation.metadata.get("first")
             example = str(first.value) if first else ""
             reason = evaluation.description or "failed"
@@ -275,15 +279,21 @@ def _failures(result: Any, days: str) -> list[Failure]:
     return problems
 
 
+def _source_failure(day: str, source: str, reason: str) -> Failure:
+    """A source that failed to land on a day: its day went on without it."""
+    return Failure(day, f"raw_files: source {source}", reason.partition("\n")[0], _where(reason), reason, check=True)
+
+
 def _print_failures(failures: list[Failure]) -> None:
-    """The closing table of a run that had failures, then the whole message of each that has more lines."""
+    """The closing table of a run that had failures, then the whole message of each, unwrapped (paths and rows
+    stay whole to copy)."""
     table = Table("day", "asset / step", "reason", "file and row", title=f"{len(failures)} failed", title_style="red")
     for f in failures:
         table.add_row(f.days, f.step, f.reason, f.where)
     err.print(table)
     for f in failures:
         if f.detail:
-            err.print(f"\n{f.days} {f.step}:\n{f.detail}", highlight=False, markup=False)
+            err.print(f"{f.days} {f.step}: {f.detail}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.checks import INVARIANTS
 from assets.lake import Lake
 from assets.marts.insights import MARTS
 from pipelines.assets import DAILY_ASSETS
@@ -103,9 +104,11 @@ def test_single_run_backfill_of_a_range_materializes_and_checks_every_day(config
             },
         )
         assert result.success
-        evaluations = result.get_asset_check_evaluations()
-        assert len(evaluations) == 3 and all(e.passed for e in evaluations)
-        assert {e.metadata["days"].value for e in evaluations} == {"2026-11-01, 2026-11-02"}
+        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert set(evaluations) == {*INVARIANTS, "sources_landed"}
+        assert all(e.passed for e in evaluations.values())
+        assert {evaluations[name].metadata["days"].value for name in INVARIANTS} == {"2026-11-01, 2026-11-02"}
+        assert evaluations["sources_landed"].metadata["failures"].value == []
         materialized = instance.get_materialized_partitions(dg.AssetKey("fact_cost"))
         assert materialized == {"2026-11-01", "2026-11-02"}
     lake = Lake(config.parent / "out" / "lake")

@@ -12,10 +12,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 import pipelines.assets
 import pipelines.checks
+import pipelines.cli
 from assets.export.focus import FocusExportError
 from assets.lake import Lake
 from assets.sql import connect
@@ -32,6 +34,13 @@ START = date(2026, 11, 1)
 DAYS = [START + timedelta(days=i) for i in range(3)]
 SOURCES = {"cloud_bill", "app_usage"}
 """A FOCUS bill and the calls that split it: enough for every layer, small enough to run three days in seconds."""
+
+
+@pytest.fixture(autouse=True)
+def wide_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The failure table as a 250-column terminal shows it, whatever COLUMNS the tests run under."""
+    monkeypatch.setattr(pipelines.cli, "console", Console(width=250))
+    monkeypatch.setattr(pipelines.cli, "err", Console(stderr=True, width=250))
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +233,45 @@ def test_a_failed_row_balance_fails_the_run_but_holds_back_nothing(tmp_path, sam
     facts = lake_rows(config, "select charge_date, sum(amount_usd) from fact_cost group by 1")
     assert facts == lake_rows(config, "select charge_date, sum(EffectiveCost) from cost_lines group by 1")
     assert facts and facts[0][0] == DAYS[0]
+
+
+def test_a_source_that_fails_to_land_is_listed_and_the_days_other_sources_are_staged(tmp_path, sample, monkeypatch):
+    config = small_config(tmp_path, sample)
+    real = pipelines.assets.land_day
+
+    def land_day(settings, day):
+        if day == DAYS[1] and [s.name for s in settings.app.sources] == ["app_usage"]:
+            raise ConnectionError("usage store at 127.0.0.1:9 refused the connection")
+        return real(settings, day)
+
+    monkeypatch.setattr(pipelines.assets, "land_day", land_day)
+
+    result = cli("run", "--start", str(DAYS[0]), "--end", str(DAYS[1]), "--config", str(config))
+
+    assert result.exit_code == 1, result.output
+    assert "staging day by day" not in result.output
+    assert failure_rows(result.output) == [
+        (
+            str(DAYS[1]),
+            "raw_files: source app_usage",
+            "ConnectionError: usage store at 127.0.0.1:9 refused the connection",
+            "",
+        )
+    ]
+    assert (
+        f"{DAYS[1]} raw_files: source app_usage: ConnectionError: usage store at 127.0.0.1:9 refused the connection"
+        in result.output.splitlines()
+    )
+    # the bill of the day is staged, allocated and reconciled without the calls; the day says it lacks them
+    facts = dict(lake_rows(config, "select charge_date, sum(amount_usd) from fact_cost group by 1"))
+    assert facts == dict(lake_rows(config, "select charge_date, sum(EffectiveCost) from cost_lines group by 1"))
+    assert set(facts) == set(DAYS[:2])
+    with connect() as con:
+        calls = con.execute(
+            "select event_date, count(*) from read_parquet($g, hive_partitioning = true) group by 1 order by 1",
+            {"g": Lake(config.parent / "out" / "lake").glob("usage_events")},
+        ).fetchall()
+    assert [str(day) for day, _ in calls] == [str(DAYS[0])]
+    complete = lake_rows(config, "select charge_date, source, complete, difference from reconciliation order by 1, 2")
+    assert [(day, source, done) for day, source, done, _ in complete if not done] == [(DAYS[1], "app_usage", False)]
+    assert {diff for *_, diff in complete} == {Decimal(0)}
