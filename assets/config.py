@@ -419,6 +419,11 @@ class Source(_Strict):
         return self
 
 
+DEFAULT_START_DATE = date(2020, 1, 1)
+"""Early enough for years of bills (cloud exports keep 13 to 36 months; the public sample CUR is of 2023-11), while
+the daily partitions from it stay a list Dagster's UI and backfills handle easily (~365 a year)."""
+
+
 class AppConfig(_Strict):
     """The whole of `apportion.yaml`."""
 
@@ -436,6 +441,8 @@ class AppConfig(_Strict):
     """Budgets, routing tiers, business metrics and alert thresholds for the insight marts (config/insights.yaml)."""
     lookback_days: int = Field(default=3, ge=0, le=62)
     memory_limit: str = "4GB"
+    start_date: date = DEFAULT_START_DATE
+    """The first day that can be run: the first daily partition, in the CLI and in Dagster alike."""
     sources: list[Source]
 
     @field_validator("sources")
@@ -492,6 +499,23 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def _bad_date(node: yaml.Node | None, key: str = "") -> str:
+    """`line: key` of the first value YAML takes for a date (YYYY-MM-DD…) that is no date."""
+    if isinstance(node, yaml.MappingNode):
+        found = (_bad_date(v, k.value) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        found = (_bad_date(v, key) for v in node.value)
+    elif isinstance(node, yaml.ScalarNode) and node.tag.endswith(":timestamp"):
+        try:
+            date.fromisoformat(node.value[:10])
+            return ""
+        except ValueError:
+            return f"{node.start_mark.line + 1}: {key}"
+    else:
+        return ""
+    return next((where for where in found if where), "")
+
+
 def parse_yaml(path: Path, model: type[BaseModel]) -> Any:
     """Load `path` into `model`, turning YAML and validation errors into one `ConfigError` with lines."""
     try:
@@ -503,6 +527,8 @@ def parse_yaml(path: Path, model: type[BaseModel]) -> Any:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # a value YAML reads as a date that is none, such as `start_date: 2023-13-01`
+        raise ConfigError(f"{path}:{_bad_date(node)}: not a valid date ({exc})") from None
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

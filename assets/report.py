@@ -19,7 +19,7 @@ import duckdb
 
 from assets.ingest.readers import sql_string
 from assets.lake import Lake, atomic_path
-from assets.marts.insights import INSIGHT_TABLES, NoHistory, insight_file, register_history
+from assets.marts.insights import INSIGHT_TABLES, insight_file, register_history
 from assets.sql import connect
 
 PALETTE = ("#3b6fb6", "#e07b39", "#4f9d69", "#c5504b", "#8064a2", "#d4a72c", "#4bacc6", "#9b6b43", "#7f7f7f")
@@ -217,13 +217,16 @@ def line_chart(
     return _figure(name, title, note, "".join(body), frame.bottom + 24, _legend(list(series)))
 
 
-def range_bars(name: str, title: str, note: str, items: Sequence[tuple[str, Number, Number, Number]]) -> str:
-    """Horizontal bars (a point estimate) with whiskers from low to high."""
+def range_bars(
+    name: str, title: str, note: str, items: Sequence[tuple[str, Number, Number | None, Number | None]]
+) -> str:
+    """Horizontal bars (a point estimate) with whiskers from low to high; no whisker where the interval is unknown
+    (too short a history), and the tooltip says so."""
     if not items:
         return _empty(name, title, "no data in this period")
     bar, gap = 18, 8
     frame = Frame(right=90, height=len(items) * (bar + gap))
-    top = _nice_max(max(float(high) for *_, high in items))
+    top = _nice_max(max(float(point if high is None else high) for _, point, _, high in items))
     body = [f'<line class="axis" x1="{frame.left}" x2="{frame.left}" y1="{frame.top}" y2="{frame.bottom}"/>']
     for i, (label, point, low, high) in enumerate(items):
         y = frame.top + i * (bar + gap)
@@ -231,14 +234,21 @@ def range_bars(name: str, title: str, note: str, items: Sequence[tuple[str, Numb
         def x(v: Number) -> float:
             return frame.left + frame.width * float(v) / top
 
-        tip = f"{label}: {_money(point)} ({_money(low)} – {_money(high)})"
+        if low is None or high is None:
+            tip = escape(f"{label}: {_money(point)} (no interval: too few days of history)")
+            whisker = ""
+        else:
+            tip = escape(f"{label}: {_money(point)} ({_money(low)} – {_money(high)})")
+            whisker = (
+                f'<line class="mark whisker" x1="{x(low):.1f}" x2="{x(high):.1f}" y1="{y + bar / 2}" '
+                f'y2="{y + bar / 2}" stroke="#222" stroke-width="2"><title>{tip}</title></line>'
+            )
         body.append(
             f'<text class="label" x="{frame.left - 6}" y="{y + bar - 5}" text-anchor="end">{escape(label[:22])}</text>'
             f'<rect class="mark" x="{frame.left}" y="{y}" width="{max(1.0, x(point) - frame.left):.1f}" '
-            f'height="{bar}" fill="{PALETTE[0]}" opacity="0.8"><title>{escape(tip)}</title></rect>'
-            f'<line class="mark whisker" x1="{x(low):.1f}" x2="{x(high):.1f}" y1="{y + bar / 2}" y2="{y + bar / 2}" '
-            f'stroke="#222" stroke-width="2"><title>{escape(tip)}</title></line>'
-            f'<text class="value" x="{x(high) + 4:.1f}" y="{y + bar - 5}">{escape(_money(point))}</text>'
+            f'height="{bar}" fill="{PALETTE[0]}" opacity="0.8"><title>{tip}</title></rect>{whisker}'
+            f'<text class="value" x="{x(point if high is None else high) + 4:.1f}" y="{y + bar - 5}">'
+            f"{escape(_money(point))}</text>"
         )
     return _figure(name, title, note, "".join(body), frame.bottom + 8)
 
@@ -290,21 +300,26 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> l
     return con.execute(sql, used).fetchall()
 
 
-def _open(lake: Lake) -> tuple[duckdb.DuckDBPyConnection, date, date]:
-    missing = [t for t in INSIGHT_TABLES if not insight_file(lake, t).exists()]
-    if missing:
-        raise ReportError(
-            f"insight marts missing in {lake.root}: {', '.join(missing)}; run `apportion run` or the `insights` job"
-        )
+def _open(lake: Lake) -> tuple[duckdb.DuckDBPyConnection, date | None, date | None]:
+    """A connection with the history and the insight marts as views, and the first and last charge dates (None
+    when fact_cost has no row yet: the marts are then not needed)."""
     con = connect()
     try:
         register_history(con, lake)
-    except NoHistory as exc:
+        first, last = con.execute("select min(charge_date), max(charge_date) from fact_cost").fetchall()[0]
+        if last is None:
+            return con, None, None
+        missing = [t for t in INSIGHT_TABLES if not insight_file(lake, t).exists()]
+        if missing:
+            raise ReportError(
+                f"insight marts missing in {lake.root}: {', '.join(missing)}; run `apportion run` or the `insights` job"
+            )
+        for table in INSIGHT_TABLES:
+            path = sql_string(str(insight_file(lake, table)))
+            con.execute(f"create view {table} as select * from read_parquet({path})")
+    except BaseException:
         con.close()
-        raise ReportError(str(exc)) from None
-    for table in INSIGHT_TABLES:
-        con.execute(f"create view {table} as select * from read_parquet({sql_string(str(insight_file(lake, table)))})")
-    first, last = con.execute("select min(charge_date), max(charge_date) from fact_cost").fetchall()[0]
+        raise
     return con, first, last
 
 
@@ -453,11 +468,11 @@ def _sections(con: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> list[str]:
         "(select min(horizon_days) from cost_forecast) order by forecast_usd desc",
         p,
     )
-    horizon = _rows(con, "select min(horizon_days), max(horizon_days) from cost_forecast", p)[0]
+    horizon = _rows(con, "select min(horizon_days) from cost_forecast", p)[0][0]
     out.append(
         range_bars(
             "forecast",
-            f"Forecast: next {horizon[0]} days",
+            f"Forecast: next {horizon} days" if horizon else "Forecast",
             f"per team, with the prediction interval (from {forecast[0][4]})" if forecast else "",
             [f[:4] for f in forecast],
         )
@@ -657,24 +672,44 @@ td,th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left}th{background
 """
 
 
+def _page(title: str, lead: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f'<h1>{escape(title)}</h1><p class="note">{escape(lead)}</p>{body}</body></html>'
+    )
+
+
+def _no_data(lake: Lake) -> str:
+    """The report of a lake whose fact_cost has no row: what that means and what to do."""
+    return _page(
+        "AI cost report: no data yet",
+        f"apportion: fact_cost in {lake.root} has no row yet, so there is nothing to chart.",
+        '<section class="no-data" id="no_data" data-chart="no_data"><p>No cost was attributed yet. Run '
+        "<code>apportion run --start YYYY-MM-DD --end YYYY-MM-DD</code> over days your sources cover; if it ran, "
+        "its closing table lists the days, sources and assets that failed, and each source that found nothing "
+        "says where it looked.</p></section>",
+    )
+
+
 def render_report(lake: Lake, *, start: date | None = None, end: date | None = None) -> str:
-    """The report as one HTML document."""
+    """The report as one HTML document (a "no data yet" page when fact_cost has no row)."""
     con, first, last = _open(lake)
     try:
+        if first is None or last is None:
+            return _no_data(lake)
         p = {"start": start or first, "end": end or last}
         if p["end"] < p["start"]:
             raise ReportError(f"--end {p['end']} is before --start {p['start']}")
         body = _kpis(con, p) + "".join(_sections(con, p))
     finally:
         con.close()
-    title = f"AI cost report {p['start']} to {p['end']}"
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        f'<h1>{escape(title)}</h1><p class="note">apportion: billed cost from fact_cost (data up to {last}); '
-        "list-priced figures are estimates at the calls' dated list prices.</p>"
-        f"{body}</body></html>"
+    return _page(
+        f"AI cost report {p['start']} to {p['end']}",
+        f"apportion: billed cost from fact_cost (data up to {last}); "
+        "list-priced figures are estimates at the calls' dated list prices.",
+        body,
     )
 
 

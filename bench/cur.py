@@ -32,9 +32,6 @@ SAMPLE = REPO.parent / "shared" / "samples" / "aws" / "focus_converters_legacy_c
 EXPORT = "ai-cur"
 PERIOD = "20231101-20231201"
 FIRST, LAST = date(2023, 11, 1), date(2023, 11, 14)
-# The partitions start on 2025-01-01 unless told otherwise. Today that is APPORTION_START_DATE; once
-# apportion.yaml takes `start_date:` this goes and `write_cur_config` writes `start_date: 2023-01-01` instead.
-RUN_ENV = {"APPORTION_START_DATE": "2019-01-01"}
 FOCUS_CONVERTER = Path(os.environ.get("FOCUS_CONVERTER", REPO / "bench" / ".venv-fc" / "bin" / "focus-converter"))
 FOCUS_CONVERTER_INSTALL = "make bench-peers (a venv at bench/.venv-fc; or set FOCUS_CONVERTER to its executable)"
 
@@ -77,6 +74,7 @@ def write_cur_config(root: Path, export: Path) -> Path:
     config.write_text(
         f"""warehouse: out/warehouse.duckdb
 lake: out/lake
+start_date: {FIRST.isoformat()}
 allocation: {REPO / "config" / "allocation.yaml"}
 prices: {REPO / "config" / "prices.yaml"}
 insights: {REPO / "config" / "insights.yaml"}
@@ -114,7 +112,7 @@ def measure(root: Path, rows: int) -> None:
     load = os.getloadavg()
     apportion = str(Path(sys.executable).parent / "apportion")
     command = [apportion, "run", "--start", FIRST.isoformat(), "--end", LAST.isoformat(), "--config", str(config)]
-    run = timed(command, RUN_ENV)
+    run = timed(command)
     staging = re.search(r"raw and staging: done in ([\d.]+)s", run.stdout)
     staging_seconds = float(staging.group(1)) if staging else None
     scan_csv, scan_gz = bare_scan(cur.csv), bare_scan(cur.gz)

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assets.config import ConfigError, load_settings
+from assets.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(width=shutil.get_terminal_size((200, 24)).columns)
-err = Console(stderr=True)
+err = Console(stderr=True, width=console.width)
 
 ConfigOption = Annotated[
     Path,
@@ -82,6 +84,39 @@ def _days(start: str, end: str) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong in `apportion run`: the day(s), the asset step or check, why, and where in the input."""
+
+    days: str
+    step: str
+    reason: str
+    where: str = ""
+    detail: str = ""
+    """The whole message, printed in full under the table (whose cells wrap and cut)."""
+    check: bool = False
+    """A failed check: the run fails, but its asset was written and what comes after it goes on."""
+
+
+def _run_days(settings: Settings, start: str, end: str) -> list[date]:
+    """The days from START to END; a day before `start_date` or not over yet is refused (exit 2) before any data
+    is touched."""
+    days = _days(start, end)
+    first = settings.app.start_date
+    if days[0] < first:
+        err.print(
+            f"[red]--start {days[0]} is before start_date {first}[/red], the first day apportion runs "
+            f"(`start_date:` in {settings.path}); set it to {days[0]} or earlier to run older days",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    if days[-1] > yesterday:
+        err.print(f"[red]--end {days[-1]} is not over yet[/red] (UTC): the last day that can run is {yesterday}")
+        raise typer.Exit(2)
+    return days
+
+
 @app.command()
 def run(
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD")],
@@ -90,28 +125,27 @@ def run(
 ) -> None:
     """Materialize every layer for each day from START to END, in this process (no daemon needed). Raw and staging
     run first over the whole range in one run, as a single-run backfill does, so that a cost line spread over its
-    days by a usage driver sees the usage of every day of the range; then the other layers run day by day."""
+    days by a usage driver sees the usage of every day of the range; then the other layers run day by day, then
+    the insight marts. A failure never stops the rest: the run goes on and ends with a table of what failed and
+    why, and exits 1."""
     import dagster as dg
 
     from pipelines.assets import DAILY_ASSETS, raw_files, staging_tables
     from pipelines.checks import ALL_CHECKS
+    from pipelines.partitions import starting_on
     from pipelines.resources import ApportionConfig
 
     settings = _settings(config)
-    days = _days(start, end)
+    days = _run_days(settings, start, end)
     resource = ApportionConfig(path=str(settings.path))
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    definitions = [*starting_on(settings.app.start_date, DAILY_ASSETS), *ALL_CHECKS]
     staging = dg.AssetSelection.assets(raw_files, staging_tables)
-    range_tags = {
-        "dagster/asset_partition_range_start": str(days[0]),
-        "dagster/asset_partition_range_end": str(days[-1]),
-    }
-    runs = [(f"{days[0]}..{days[-1]}: raw and staging", staging, {"tags": range_tags})]
-    runs += [(str(day), dg.AssetSelection.all() - staging, {"partition_key": day.isoformat()}) for day in days]
-    for label, selection, partitions in runs:
+
+    def materialize(label: str, selection: dg.AssetSelection, **partitions: Any) -> list[Failure]:
         began = time.perf_counter()
         result = dg.materialize(
-            [*DAILY_ASSETS, *ALL_CHECKS],
+            definitions,
             selection=selection,
             instance=instance,
             resources={"apportion": resource},
@@ -119,20 +153,47 @@ def run(
             raise_on_error=False,
             **partitions,
         )
-        problems = _failures(result)
-        if problems:
-            err.print(f"[red]{label}: failed[/red]\n" + "\n".join(problems), highlight=False)
-            raise typer.Exit(1)
-        console.print(f"{label}: done in {time.perf_counter() - began:.1f}s ({_step_times(instance, result.run_id)})")
-    _run_insights(instance, resource)
+        problems = _failures(result, label.split(":")[0])
+        status = f"[red]{len(problems)} failed[/red]" if problems else "done"
+        console.print(
+            f"{label}: {status} in {time.perf_counter() - began:.1f}s ({_step_times(instance, result.run_id)})"
+        )
+        return problems
+
+    range_tags = {
+        "dagster/asset_partition_range_start": str(days[0]),
+        "dagster/asset_partition_range_end": str(days[-1]),
+    }
+    span = str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    failures = materialize(f"{span}: raw and staging", staging, tags=range_tags)
+    staged = days if _steps_ran(failures) else []
+    if not staged and len(days) > 1:
+        console.print("raw and staging failed over the range: staging day by day, so that the other days go on")
+        by_day = [(day, materialize(f"{day}: raw and staging", staging, partition_key=str(day))) for day in days]
+        staged = [day for day, problems in by_day if _steps_ran(problems)]
+        failures = [f for _, problems in by_day for f in problems] or failures
+    failures += [
+        Failure(str(day), "every later layer", "not run: raw and staging failed") for day in days if day not in staged
+    ]
+    for day in staged:
+        failures += materialize(str(day), dg.AssetSelection.all() - staging, partition_key=str(day))
+    failures += _run_insights(instance, resource)
     console.print(f"warehouse: {settings.app.warehouse}")
+    if failures:
+        _print_failures(failures)
+        raise typer.Exit(1)
 
 
-def _run_insights(instance, resource) -> None:
+def _steps_ran(failures: list[Failure]) -> bool:
+    """Every step ran: what failed, if anything, is a check that holds nothing back."""
+    return all(f.check for f in failures)
+
+
+def _run_insights(instance: Any, resource: Any) -> list[Failure]:
     """The insight marts, once over the whole history, after the days; their alerts are warnings."""
     import dagster as dg
 
-    from pipelines.insights import INSIGHT_ASSETS, INSIGHT_CHECKS
+    from pipelines.insights import INSIGHT_ASSETS, INSIGHT_CHECKS, NO_HISTORY
 
     began = time.perf_counter()
     result = dg.materialize(
@@ -142,18 +203,22 @@ def _run_insights(instance, resource) -> None:
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         raise_on_error=False,
     )
-    problems = _failures(result)
-    if problems:
-        err.print("[red]insights: failed[/red]\n" + "\n".join(problems), highlight=False)
-        raise typer.Exit(1)
+    problems = _failures(result, "history")
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN:
             first = evaluation.metadata.get("first")
             err.print(f"[yellow]{evaluation.check_name}[/yellow] {first.value if first else ''}", highlight=False)
-    console.print(f"insights: done in {time.perf_counter() - began:.1f}s ({_step_times(instance, result.run_id)})")
+    materialized = [event.materialization.metadata for event in result.get_asset_materialization_events()]
+    as_of = {str(metadata["as_of"].value) for metadata in materialized if "as_of" in metadata}
+    note = f" — {NO_HISTORY}: fact_cost has no row, the marts are written empty" if NO_HISTORY in as_of else ""
+    status = f"[red]{len(problems)} failed[/red]" if problems else "done"
+    console.print(
+        f"insights: {status} in {time.perf_counter() - began:.1f}s ({_step_times(instance, result.run_id)}){note}"
+    )
+    return problems
 
 
-def _step_times(instance, run_id: str) -> str:
+def _step_times(instance: Any, run_id: str) -> str:
     """Seconds per step of a run, in the order they ran: where a day's time went."""
     stats = sorted(
         (s for s in instance.get_run_step_stats(run_id) if s.start_time and s.end_time), key=lambda s: s.start_time
@@ -161,27 +226,78 @@ def _step_times(instance, run_id: str) -> str:
     return ", ".join(f"{s.step_key} {s.end_time - s.start_time:.1f}s" for s in stats)
 
 
-def _failures(result) -> list[str]:
-    """What went wrong in a run: the root cause of each failed step and each failed blocking check (a warning,
-    such as a budget alert, is not a failure)."""
+_WHERE = re.compile(
+    r"(?P<file>[\w.\-/]+\.(?:csv|tsv|jsonl|json|ndjson|parquet|gz|zip|yaml|yml|txt))"
+    r"(?::(?P<line>\d+)| row (?P<row>\d+))?"
+)
+
+
+def _where(message: str) -> str:
+    """The first input file (and line or row) a message names, e.g. `cur-00001.csv.gz row 12`."""
+    found = _WHERE.search(message)
+    if not found:
+        return ""
+    row = found["line"] or found["row"]
+    return f"{Path(found['file']).name} row {row}" if row else Path(found["file"]).name
+
+
+def _cause(error: Any) -> str:
+    """The message of the error apportion raised: the first one in the chain that is not Dagster's wrapper."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause or error.context
+    ours = [e for e in chain if not e.cls_name or not e.cls_name.startswith("Dagster")]
+    message = (ours or chain)[0].message.strip() if chain else "unknown error"
+    return re.sub(r"^(?:\w+\.)+(\w+: )", r"\1", message)  # FocusExportError, not assets.export.focus.Focus…
+
+
+def _failures(result: Any, days: str) -> list[Failure]:
+    """What went wrong in a run: each failed step with its cause, each step not run because of one, and each failed
+    check of error severity (a warning, such as a budget alert, is not a failure)."""
     import dagster as dg
 
     problems = []
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.event_specific_data.error
-            while error.cause is not None:
-                error = error.cause
-            problems.append(f"{event.step_key}: {error.message.strip()}")
+            message = _cause(event.event_specific_data.error)
+            problems.append(Failure(days, event.step_key, message.partition("\n")[0], _where(message), message))
+    started = {event.step_key for event in result.all_events if event.is_step_start}
+    if problems:
+        for step in sorted(set(result.job_def.graph.node_names()) - started):
+            problems.append(Failure(days, step, "not run: a step or blocking check before it failed"))
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+        if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+            continue
+        listed = evaluation.metadata.get("failures")  # sources_landed: a row per source and day
+        if listed is not None:
+            problems += [_source_failure(**failure) for failure in listed.value]
+        else:
             first = evaluation.metadata.get("first")
-            detail = f" e.g. {first.value}" if first else ""
-            problems.append(f"check {evaluation.check_name} failed: {evaluation.description}{detail}")
+            example = str(first.value) if first else ""
+            reason = evaluation.description or "failed"
+            problems.append(Failure(days, f"check {evaluation.check_name}", reason, _where(example), example, True))
     return problems
 
 
 FORMATS = ("table", "csv", "json", "parquet")
+
+
+def _source_failure(day: str, source: str, reason: str) -> Failure:
+    """A source that failed to land on a day: its day went on without it."""
+    return Failure(day, f"raw_files: source {source}", reason.partition("\n")[0], _where(reason), reason, check=True)
+
+
+def _print_failures(failures: list[Failure]) -> None:
+    """The closing table of a run that had failures, then the whole message of each, unwrapped (paths and rows
+    stay whole to copy)."""
+    table = Table("day", "asset / step", "reason", "file and row", title=f"{len(failures)} failed", title_style="red")
+    for f in failures:
+        table.add_row(f.days, f.step, f.reason, f.where)
+    err.print(table)
+    for f in failures:
+        if f.detail:
+            err.print(f"{f.days} {f.step}: {f.detail}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -25,6 +25,8 @@ from pipelines.resources import ApportionConfig
 
 log = logging.getLogger(__name__)
 
+NO_HISTORY = "no history yet"
+
 
 @dg.multi_asset(
     specs=[
@@ -44,7 +46,7 @@ def insight_marts(context: dg.AssetExecutionContext, apportion: ApportionConfig)
     settings = apportion.settings()
     lake = Lake(settings.app.lake)
     selected = [key.path[-1] for key in context.selected_asset_keys]
-    rows = build_insights(
+    built = build_insights(
         lake,
         insights_config(settings),
         overrides(settings),
@@ -52,8 +54,13 @@ def insight_marts(context: dg.AssetExecutionContext, apportion: ApportionConfig)
         memory_limit=settings.app.memory_limit,
         coverage_sources=settings.app.coverage_sources,
     )
-    for table, n in rows.items():
-        yield dg.MaterializeResult(asset_key=table, metadata={"rows": n, "path": str(insight_file(lake, table))})
+    as_of = str(built.as_of) if built.as_of else NO_HISTORY
+    if not built.as_of:
+        context.log.warning(f"{NO_HISTORY}: fact_cost in {lake.root} has no row; the insight marts are written empty")
+    for table, n in built.rows.items():
+        yield dg.MaterializeResult(
+            asset_key=table, metadata={"rows": n, "as_of": as_of, "path": str(insight_file(lake, table))}
+        )
 
 
 @dg.asset(

@@ -4,7 +4,6 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from pipelines.partitions import START_DATE
 from pipelines.resources import ApportionConfig
 
 nightly_job = dg.define_asset_job(
@@ -14,15 +13,15 @@ nightly_job = dg.define_asset_job(
 )
 
 
-def nightly_days(today: date, lookback_days: int) -> list[date]:
-    """Yesterday and the `lookback_days` before it, oldest first, never before the first partition."""
-    first = date.fromisoformat(START_DATE)
+def nightly_days(today: date, lookback_days: int, start_date: date) -> list[date]:
+    """Yesterday and the `lookback_days` before it, oldest first, never before `start_date` (the first partition)."""
     days = [today - timedelta(days=i) for i in range(lookback_days + 1, 0, -1)]
-    return [d for d in days if d >= first]
+    return [d for d in days if d >= start_date]
 
 
 @dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone="UTC")
 def nightly(context: dg.ScheduleEvaluationContext, apportion: ApportionConfig):
     today = context.scheduled_execution_time.date()
-    for day in nightly_days(today, apportion.settings().app.lookback_days):
+    app = apportion.settings().app
+    for day in nightly_days(today, app.lookback_days, app.start_date):
         yield dg.RunRequest(run_key=f"{day.isoformat()}@{today.isoformat()}", partition_key=day.isoformat())

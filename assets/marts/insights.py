@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -30,8 +30,8 @@ from assets.lake import Lake, write_parquet
 from assets.marts.facts import ALLOCATED_LINES
 from assets.marts.insights_config import BusinessMetrics, Duplicates, InsightsConfig, load_insights
 from assets.pricing import PriceOverrides, load_price_overrides, price_usage
-from assets.schemas import PRICED_USAGE, STAGED_COST_LINES, Column
-from assets.sql import connect, load_sql, run_model
+from assets.schemas import DIMENSIONS, MONEY, PRICED_USAGE, STAGED_COST_LINES, Column
+from assets.sql import connect, load_sql, run_model, single_statement
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,17 @@ BUSINESS_METRICS: list[Column] = [
 ]
 """The business-metric file: one value per day and metric, optionally per feature and customer."""
 
+FACT_COST: list[tuple[str, str]] = [
+    *((name, "VARCHAR") for name in (*DIMENSIONS, "provider", "model", "cost_category", "allocation_rule", "source")),
+    ("is_retry", "BOOLEAN"),
+    ("unallocated_reason", "VARCHAR"),
+    *((name, MONEY) for name in ("amount_usd", "list_price_usd", "true_up_usd")),
+    *((name, "BIGINT") for name in ("input_tokens", "output_tokens", "requests")),
+]
+"""The columns of `fact_cost` (sql/marts/fact_cost.sql) besides charge_date: the empty view's when none is written."""
+
 _HISTORY = {
-    "fact_cost": ("charge_date", None),
+    "fact_cost": ("charge_date", FACT_COST),
     "priced_usage": ("event_date", PRICED_USAGE),
     "allocated_lines": ("charge_date", [*ALLOCATED_LINES, ("line_id", "VARCHAR")]),
     "cost_lines": ("charge_date", STAGED_COST_LINES),
@@ -161,10 +170,6 @@ ROUTING_SCHEMA = pa.schema(
 )
 
 
-class NoHistory(RuntimeError):
-    """The lake has no fact_cost yet: the daily pipeline has not run."""
-
-
 class BusinessMetricsError(ValueError):
     """The business-metric file has rows that do not fit; the message names file, row, column and reason."""
 
@@ -174,12 +179,11 @@ def insight_file(lake: Lake, table: str) -> Path:
     return lake.root / "marts" / table / "data.parquet"
 
 
-def register_history(con: duckdb.DuckDBPyConnection, lake: Lake, coverage_sources: Sequence[str] = ()) -> date:
+def register_history(con: duckdb.DuckDBPyConnection, lake: Lake, coverage_sources: Sequence[str] = ()) -> date | None:
     """Create views `fact_cost`, `priced_usage`, `allocated_lines`, `cost_lines` over every partition in the lake
-    (typed and empty where a table has none); returns the last charge date, the marts' "today". `priced_usage` holds
-    the calls only: the rows of `coverage_sources` (vendor usage reports, daily totals) are left out."""
-    if not lake.has_data("fact_cost"):
-        raise NoHistory(f"no fact_cost in {lake.root}: run the daily pipeline first (`apportion run`)")
+    (typed and empty where a table has none); returns the last charge date, the marts' "today", or None when
+    fact_cost has no row yet (nothing staged, or no day run). `priced_usage` holds the calls only: the rows of
+    `coverage_sources` (vendor usage reports, daily totals) are left out."""
     for table, (column, empty) in _HISTORY.items():
         if lake.has_data(table):
             calls_only = (
@@ -192,7 +196,7 @@ def register_history(con: duckdb.DuckDBPyConnection, lake: Lake, coverage_source
                 f"hive_partitioning = true, union_by_name = true, hive_types = {{'{column}': date}}){calls_only}"
             )
         else:
-            typed = ", ".join(f'null::{t} as "{n}"' for n, t in [*(empty or []), (column, "DATE")])
+            typed = ", ".join(f'null::{t} as "{n}"' for n, t in [*empty, (column, "DATE")])
             con.execute(f"create or replace temp view {table} as select {typed} where false")
     return con.execute("select max(charge_date) from fact_cost").fetchall()[0][0]
 
@@ -316,6 +320,17 @@ def _parameters(config: InsightsConfig, as_of: date) -> dict[str, Any]:
     }
 
 
+class Built(NamedTuple):
+    as_of: date | None
+    """The marts' "today" (the last charge date), None when there is no history yet."""
+    rows: dict[str, int]
+    """Rows written per table."""
+
+
+NO_HISTORY_AS_OF = date(1970, 1, 1)
+"""Stands in for "today" when fact_cost has no row: the marts are then written with their columns and no row."""
+
+
 def build_insights(
     lake: Lake,
     config: InsightsConfig,
@@ -324,13 +339,14 @@ def build_insights(
     tables: Iterable[str] | None = None,
     memory_limit: str = "4GB",
     coverage_sources: Sequence[str] = (),
-) -> dict[str, int]:
-    """Write the insight marts (all, or `tables`) from the history in `lake`; returns rows per table. Rows of
-    `coverage_sources` are not calls."""
+) -> Built:
+    """Write the insight marts (all, or `tables`) from the history in `lake`; with no history yet, each is written
+    empty and typed. Rows of `coverage_sources` are not calls."""
     selected = [t for t in INSIGHT_TABLES if tables is None or t in set(tables)]
     con = connect(memory_limit=memory_limit, temp_directory=lake.tmp_dir())
     try:
-        params = _parameters(config, register_history(con, lake, coverage_sources))
+        as_of = register_history(con, lake, coverage_sources)
+        params = _parameters(config, as_of or NO_HISTORY_AS_OF)
         load_business_metrics(con, config.business_metrics if "business_roi" in selected else None)
         con.register("budgets", budgets_table(config))
         if "routing_savings" in selected:
@@ -340,10 +356,12 @@ def build_insights(
         if PROMPT_MARTS & set(selected):
             find_prompt_neighbours(con, params, config.duplicates)
             run_model(con, "marts/insights/prompt_calls", params)
-        return {
-            table: write_parquet(con, load_sql(f"marts/insights/{table}"), insight_file(lake, table), params)
-            for table in selected
-        }
+        rows = {}
+        for table in selected:
+            model = load_sql(f"marts/insights/{table}")
+            query = model if as_of else f"select * from (\n{single_statement(model, params)[0]}\n) where false"
+            rows[table] = write_parquet(con, query, insight_file(lake, table), params)
+        return Built(as_of, rows)
     finally:
         con.close()
 

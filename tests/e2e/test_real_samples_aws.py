@@ -212,12 +212,12 @@ def apportion_run(case: Case, root: Path, currency: str) -> Run:
     path = lay_out(case, root)
     config = root / "apportion.yaml"
     config.write_text(
-        f"warehouse: out/warehouse.duckdb\nlake: out/lake\nallocation: {REPO / 'config' / 'allocation.yaml'}\n"
+        f"warehouse: out/warehouse.duckdb\nlake: out/lake\nstart_date: 2018-01-01\n"
+        f"allocation: {REPO / 'config' / 'allocation.yaml'}\n"
         f"prices: {REPO / 'config' / 'prices.yaml'}\nmemory_limit: 1GB\nreporting_currency: {currency}\n"
         f"sources:\n  - {{name: aws_bill, kind: aws_cur, path: '{path}'}}\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "APPORTION_CONFIG")}
-    env["APPORTION_START_DATE"] = "2000-01-01"  # until the partitions' first day comes from the config
     began = time.perf_counter()
     done = subprocess.run(
         [

@@ -14,6 +14,7 @@ import pytest
 
 from assets.checks import INVARIANTS
 from assets.lake import Lake
+from assets.marts.insights import MARTS
 from pipelines.assets import DAILY_ASSETS
 from pipelines.checks import ALL_CHECKS
 from pipelines.definitions import defs
@@ -63,8 +64,18 @@ def test_every_layer_is_a_daily_asset_and_the_warehouse_writer_is_pooled():
     assert warehouse.op.pool == "duckdb_writer"
     layers = {k for k in keys if graph.get(dg.AssetKey(k)).group_name != "insights"}
     assert all(graph.get(dg.AssetKey(k)).partitions_def is not None for k in layers)
+    # only the money invariants hold back what is downstream; a row-count imbalance fails the run, not the day
     checks = {c.name: c.blocking for spec in ALL_CHECKS for c in spec.check_specs}
-    assert checks == dict.fromkeys(INVARIANTS, True)
+    assert checks == {
+        "rows_in_equal_rows_out": False,
+        "pieces_conserve_each_line": True,
+        "reconciliation_difference_is_zero": True,
+    }
+    # the FOCUS export and the insight marts are upstream of no daily table
+    assert graph.get(dg.AssetKey("focus_export")).child_keys == set()
+    for mart in MARTS:
+        assert graph.get(dg.AssetKey(mart.name)).child_keys == {dg.AssetKey("insights_warehouse")}, mart.name
+    assert dg.AssetKey("focus_export") not in graph.get(dg.AssetKey("warehouse")).parent_keys
     alerts = {c.name: c.blocking for spec in INSIGHT_CHECKS for c in spec.check_specs}
     assert alerts == {"budgets_on_track": False, "no_cost_anomalies": False}
 
@@ -93,9 +104,11 @@ def test_single_run_backfill_of_a_range_materializes_and_checks_every_day(config
             },
         )
         assert result.success
-        evaluations = result.get_asset_check_evaluations()
-        assert len(evaluations) == 3 and all(e.passed for e in evaluations)
-        assert {e.metadata["days"].value for e in evaluations} == {"2026-11-01, 2026-11-02"}
+        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert set(evaluations) == {*INVARIANTS, "sources_landed"}
+        assert all(e.passed for e in evaluations.values())
+        assert {evaluations[name].metadata["days"].value for name in INVARIANTS} == {"2026-11-01, 2026-11-02"}
+        assert evaluations["sources_landed"].metadata["failures"].value == []
         materialized = instance.get_materialized_partitions(dg.AssetKey("fact_cost"))
         assert materialized == {"2026-11-01", "2026-11-02"}
     lake = Lake(config.parent / "out" / "lake")

@@ -192,7 +192,6 @@ def prepare_home(home: Path) -> dict[str, str]:
         **os.environ,
         "DAGSTER_HOME": str(home),
         "APPORTION_CONFIG": str(config),
-        "APPORTION_START_DATE": DAYS[0].isoformat(),
         "NO_COLOR": "1",
         "PYTHONUNBUFFERED": "1",
     }

@@ -1,7 +1,8 @@
 -- cost_forecast: cost per team over the next `horizons` days; one row per team × horizon. A linear trend fitted
 -- by least squares to the team's daily cost over the last `history_days` days (days without cost count as 0) is
 -- summed over the horizon; the interval is ± z·σ·√h (σ the residual standard deviation, z for the `interval`
--- level, errors taken as independent), its lower end not below 0. Estimates, rounded to the cent.
+-- level, errors taken as independent), its lower end not below 0, and null with fewer than three days of history.
+-- Estimates, rounded to the cent.
 with daily as (
     select
         team,
@@ -71,8 +72,9 @@ select
     n::bigint as history_days,
     slope::decimal(38, 2) as daily_trend_usd,
     greatest(point, 0)::decimal(38, 2) as forecast_usd,
-    greatest(point - half_width, 0)::decimal(38, 2) as lower_usd,
-    greatest(point + half_width, 0)::decimal(38, 2) as upper_usd,
+    -- fewer than three days leave no residual to measure: no interval rather than a zero-width one
+    case when half_width is not null then greatest(point - half_width, 0)::decimal(38, 2) end as lower_usd,
+    case when half_width is not null then greatest(point + half_width, 0)::decimal(38, 2) end as upper_usd,
     $interval::double as "interval"
 from projected
 order by team, horizon_days

@@ -1,7 +1,8 @@
 -- token_growth: how prompts and responses grow; one row per day × team × feature × agent over successful model
 -- calls. Rolling 7- and 28-day means are token-weighted (all calls of the window); growth rates are the compounded
--- daily change of the mean from a log-linear fit over the window (0.03 = +3 % a day); a spike is a day whose mean
--- or p95 prompt size is `spike_factor` times the median of the previous seven days'.
+-- daily change of the mean from a log-linear fit over the window (0.03 = +3 % a day; null when the window has a
+-- single day with calls, too few for a trend); a spike is a day whose mean or p95 prompt size is `spike_factor`
+-- times the median of the previous seven days'.
 with calls as (
     select
         event_date as charge_date,
@@ -37,6 +38,8 @@ daily as (
 rolling as (
     select
         *,
+        count(*) over w7 as days_7d,
+        count(*) over w28 as days_28d,
         sum(input_tokens) over w7 / sum(calls) over w7 as mean_input_tokens_7d,
         sum(input_tokens) over w28 / sum(calls) over w28 as mean_input_tokens_28d,
         sum(output_tokens) over w7 / sum(calls) over w7 as mean_output_tokens_7d,
@@ -80,10 +83,10 @@ select
     mean_input_tokens_28d,
     mean_output_tokens_7d,
     mean_output_tokens_28d,
-    exp(input_slope_7d) - 1 as context_growth_7d,
-    exp(input_slope_28d) - 1 as context_growth_28d,
-    exp(output_slope_7d) - 1 as response_growth_7d,
-    exp(output_slope_28d) - 1 as response_growth_28d,
+    case when days_7d > 1 then exp(input_slope_7d) - 1 end as context_growth_7d,
+    case when days_28d > 1 then exp(input_slope_28d) - 1 end as context_growth_28d,
+    case when days_7d > 1 then exp(output_slope_7d) - 1 end as response_growth_7d,
+    case when days_28d > 1 then exp(output_slope_28d) - 1 end as response_growth_28d,
     coalesce(
         mean_input_tokens >= $spike_factor * baseline_mean_input_tokens
         or p95_input_tokens >= $spike_factor * baseline_p95_input_tokens,
