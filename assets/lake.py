@@ -149,13 +149,21 @@ def atomic_path(target: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def write_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path, params: dict | None = None) -> int:
+def write_parquet(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    target: Path,
+    params: dict | None = None,
+    *,
+    row_group_size: int = 500_000,
+) -> int:
     """Write the result of `query` (one statement; it gets the `params` it names) to `target` atomically;
-    returns the number of rows written."""
+    returns the number of rows written. The writer holds about a row group per thread in memory."""
     statement, bound = single_statement(query, params)
     with atomic_path(target) as tmp:
         con.execute(
-            f"copy ({statement}) to '{_literal(tmp)}' (format parquet, compression zstd, row_group_size 500000)",
+            f"copy ({statement}) to '{_literal(tmp)}' "
+            f"(format parquet, compression zstd, row_group_size {int(row_group_size)})",
             bound,
         )
         rows = con.execute(f"select count(*) from read_parquet('{_literal(tmp)}')").fetchall()[0][0]

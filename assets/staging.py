@@ -148,7 +148,8 @@ def load_delivery(con: duckdb.DuckDBPyConnection, lake: Lake, source: Source, de
     if not listed.exists():
         read_files(con, kind, list(delivery.files), source.options)
         if kind.target == "cost_lines":
-            write_parquet(con, "select * from src_typed", typed)
+            # smaller row groups than a partition's: the writer's buffers add less to the parse's peak memory
+            write_parquet(con, "select * from src_typed", typed, row_group_size=100_000)
             write_parquet(con, "select * from delivery_files", listed)
         return
     con.execute("create or replace temp table src_typed as select * from read_parquet($f)", {"f": str(typed)})
