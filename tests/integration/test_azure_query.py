@@ -22,8 +22,8 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 
 import assets.ingest
 from assets.config import Source
-from assets.ingest import azure_cost
-from assets.ingest.azure_cost import AZURE_COST_QUERY, fetch_cost_query
+from assets.ingest import azure_query
+from assets.ingest.azure_query import AZURE_COST_QUERY, fetch_cost_query
 from tests.unit.test_ingest_readers import stage
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
@@ -136,7 +136,7 @@ class FakeCredential:
 @pytest.fixture
 def credential(monkeypatch: pytest.MonkeyPatch) -> FakeCredential:
     fake = FakeCredential()
-    monkeypatch.setattr(azure_cost, "credential_chain", lambda: fake)
+    monkeypatch.setattr(azure_query, "credential_chain", lambda: fake)
     return fake
 
 

@@ -21,7 +21,8 @@ import pytest
 
 import assets.ingest
 from assets.config import Source, load_settings
-from assets.ingest.azure_cost import AZURE_EXPORT, CHARGE_TYPES, fetch_azure_export
+from assets.ingest.azure_columns import CHARGE_TYPES
+from assets.ingest.azure_export import AZURE_EXPORT, fetch_azure_export
 from assets.lake import Lake
 from assets.raw import land_day
 from assets.sql import connect
