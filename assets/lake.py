@@ -3,6 +3,7 @@
 ```
 <lake>/raw/<source>/<sha256[:16]>-<file name>          byte-for-byte copies of source files (content-addressed)
 <lake>/raw/_manifests/<source>/<day>.parquet           which raw files a day of that source read
+<lake>/raw/_manifests/<source>/<day>.found-nothing.txt  why that day read none (what was looked for, and where)
 <lake>/<layer>/<table>/<partition>=<day>/<name>.parquet  one file per partition (and per source in staging)
 ```
 A partition is replaced by writing a temporary file beside it and renaming it over the old one, so a crash never
@@ -75,6 +76,9 @@ class Lake:
 
     def manifest_file(self, source: str, day: date) -> Path:
         return self.root / "raw" / "_manifests" / source / f"{day.isoformat()}.parquet"
+
+    def found_nothing_file(self, source: str, day: date) -> Path:
+        return self.manifest_file(source, day).with_suffix(".found-nothing.txt")
 
     def tmp_dir(self) -> Path:
         path = self.root / "_tmp"

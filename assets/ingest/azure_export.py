@@ -8,25 +8,41 @@ a local folder with the same layout. Each run of an export writes a complete cop
 folder, so `fetch` takes only the latest run's `manifest.json` (by last-modified) for the month of the day and
 exactly the blobs it lists, checking their byte and row counts. The manifest is landed in raw with the data and
 skipped when reading.
+
+**A file downloaded by hand** (Cost analysis → Download, or a file an export wrote, copied somewhere) has no run
+folder and no manifest: pointed at directly, it is read as it is, every day, keeping the rows of the day.
+`options.layout` says which: `export` (the layout above), `files` (the path is a file, a folder of files or a glob,
+`{date}` allowed, listed like any local source), or `auto` (default): a URL, or a local folder holding
+`YYYYMMDD-YYYYMMDD` period folders, is an export; a file, a glob, a path with `{date}`, or a folder of cost files
+(`.csv`, `.csv.gz`, `.parquet`) without period folders is files.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import duckdb
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assets.ingest.azure_auth import LOOPBACK, credential_chain
 from assets.ingest.azure_columns import CHECKS, azure_select
 from assets.ingest.base import Fetched, SourceKind
-from assets.ingest.readers import create_view, csv_records, file_format, parquet_records, relation_columns
+from assets.ingest.readers import (
+    UnreadableFile,
+    create_view,
+    csv_records,
+    file_format,
+    parquet_records,
+    relation_columns,
+)
 from assets.schemas import COST_LINES
 from assets.sql import connect
 
@@ -34,6 +50,58 @@ MANIFEST = "manifest.json"
 
 _MONTH_FOLDER = re.compile(r"^(\d{8})-(\d{8})$")
 """An export's period folder, `YYYYMMDD-YYYYMMDD` (both days included)."""
+
+
+_COST_FILE = re.compile(r"(?i)\.(csv|csv\.gz|parquet)$")
+
+
+class ExportOptions(BaseModel):
+    """`options` of an `azure_export` source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layout: Literal["auto", "export", "files"] = "auto"
+    """`export`: run folders with a manifest; `files`: files read as they are (see the module docstring)."""
+
+
+def export_options(source: Any) -> ExportOptions:
+    try:
+        return ExportOptions.model_validate(source.options)
+    except ValidationError as exc:
+        problems = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"source {source.name}: {problems}") from None
+
+
+def reads_files(source: Any) -> bool:
+    """Whether the source's path names cost files to read as they are rather than an export's run folders."""
+    layout = export_options(source).layout
+    if layout != "auto":
+        return layout == "files"
+    if urlsplit(source.path).scheme in ("http", "https"):
+        return False
+    if "{date}" in source.path or glob.has_magic(source.path):
+        return True
+    path = Path(source.path)
+    if not path.is_dir():
+        return path.is_file()
+    children = list(path.iterdir())
+    if any(c.is_dir() and _MONTH_FOLDER.match(c.name) for c in children):
+        return False
+    return any(c.is_file() and _COST_FILE.search(c.name) for c in children)
+
+
+def expects(source: Any) -> str:
+    """What an `azure_export` source expected at its path, by the layout it was read with."""
+    if reads_files(source):
+        return (
+            "Azure cost files (.csv, .csv.gz or .parquet, as downloaded from the portal) at that path: a file, a "
+            "folder of them or a glob, `{date}` standing for the day as YYYY-MM-DD"
+        )
+    return (
+        f"an export run folder <path>/<YYYYMMDD-YYYYMMDD>/<run>/ holding {MANIFEST} and the files it lists, for a "
+        "period covering the day; for a file downloaded by hand, set `path` to the file (or a glob) or "
+        "options.layout: files"
+    )
 
 
 def is_manifest(path: Path) -> bool:
@@ -47,9 +115,9 @@ def read_azure_export(con: duckdb.DuckDBPyConnection, files: list[Path], view: s
     for path in files:
         if is_manifest(path):
             continue
-        fmt = file_format(path)
-        if fmt == "jsonl":
-            raise ValueError(f"{path}: Azure cost exports are CSV, CSV.gz or Parquet")
+        fmt = file_format(path) if _COST_FILE.search(path.name) else "other"
+        if fmt not in ("csv", "parquet"):
+            raise UnreadableFile(f"{path.name}: not an Azure cost file (.csv, .csv.gz or .parquet)")
         relation = csv_records(path) if fmt == "csv" else parquet_records(path)
         selects.append(azure_select(path, relation, relation_columns(con, relation)))
     create_view(con, view, COST_LINES, selects)
@@ -235,4 +303,12 @@ def fetch_azure_export(source: Any, day: date, workdir: Path) -> list[Fetched]:
         store.close()
 
 
-AZURE_EXPORT = SourceKind("azure_export", "cost_lines", read_azure_export, CHECKS, fetch_azure_export)
+AZURE_EXPORT = SourceKind(
+    "azure_export",
+    "cost_lines",
+    read_azure_export,
+    CHECKS,
+    fetch_azure_export,
+    reads_files=reads_files,
+    expects=expects,
+)

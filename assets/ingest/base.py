@@ -45,3 +45,9 @@ class SourceKind:
     fetch: Fetcher | None = None
     redact: Callable[[Path, Path], None] | None = None
     """For formats that can carry prompt or response text: `redact(source, target)` writes the copy raw keeps."""
+    reads_files: Callable[[Any], bool] | None = None
+    """For a kind with `fetch`: whether this source's path names files to read as they are (a file a user
+    downloaded, a glob), listed like a local kind's, rather than a layout to fetch from. None: always fetch."""
+    expects: Callable[[Any], str] | None = None
+    """What a source of this kind expects at its path, and the setting that changes it: said in plain words when
+    a day finds nothing there."""

@@ -532,5 +532,23 @@ def fetch_gcp_bigquery(source: Any, day: date, workdir: Path) -> list[Fetched]:
     ]
 
 
-GCP_BILLING_FILE = SourceKind("gcp_billing_file", "cost_lines", read_gcp_billing, FOCUS.checks)
-GCP_BIGQUERY = SourceKind("gcp_bigquery", "cost_lines", read_gcp_bigquery, FOCUS.checks, fetch=fetch_gcp_bigquery)
+def _file_expects(source: Any) -> str:
+    return (
+        "billing export rows as files at that path (a file, a folder of them or a glob, `{date}` standing for the "
+        "day as YYYY-MM-DD): .jsonl[.gz] or .parquet as BigQuery exports them, or .csv[.gz] with dotted column "
+        "names (service.description, usage_start_time, cost, credits, …)"
+    )
+
+
+def _bigquery_expects(source: Any) -> str:
+    lateness = gcp_options(source.options).lateness_days
+    return (
+        f"rows of the usage day in the export partitions from the day before to {lateness} day(s) after it "
+        "(options.lateness_days); a day Google has not exported yet has none"
+    )
+
+
+GCP_BILLING_FILE = SourceKind("gcp_billing_file", "cost_lines", read_gcp_billing, FOCUS.checks, expects=_file_expects)
+GCP_BIGQUERY = SourceKind(
+    "gcp_bigquery", "cost_lines", read_gcp_bigquery, FOCUS.checks, fetch=fetch_gcp_bigquery, expects=_bigquery_expects
+)
