@@ -24,6 +24,7 @@ usage), and those rows have no ListCost. `PricingQuantity` is `Quantity` times t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from assets.ingest.focus import FOCUS, tags_text
@@ -66,19 +67,105 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 }
 """Field → the lower-cased column names Azure has used for it (EA, MCA, legacy, Query API), first found wins."""
 
-CHARGE_TYPES: dict[str, tuple[str, str | None, str | None]] = {
-    "usage": ("Usage", None, None),
-    "unusedreservation": ("Usage", None, "Unused"),
-    "unusedsavingsplan": ("Usage", None, "Unused"),
-    "purchase": ("Purchase", None, None),
-    "refund": ("Purchase", "Correction", None),
-    "roundingadjustment": ("Adjustment", None, None),
-    "tax": ("Tax", None, None),
-    "credit": ("Credit", None, None),
+
+@dataclass(frozen=True)
+class ChargeType:
+    """What an Azure `ChargeType` is in FOCUS. `frequency` is the ChargeFrequency when the row's `Frequency` is
+    missing or not one Azure writes; `status` the CommitmentDiscountStatus (a `Usage` row is `Used` when its
+    PricingModel is a commitment, see `cost_line_exprs`)."""
+
+    category: str
+    charge_class: str | None
+    frequency: str
+    status: str | None = None
+
+
+CHARGE_TYPES: dict[str, ChargeType] = {
+    "usage": ChargeType("Usage", None, "Usage-Based"),
+    "unusedreservation": ChargeType("Usage", None, "Usage-Based", "Unused"),
+    "unusedsavingsplan": ChargeType("Usage", None, "Usage-Based", "Unused"),
+    "purchase": ChargeType("Purchase", None, "One-Time"),
+    "refund": ChargeType("Purchase", "Correction", "One-Time"),
+    "roundingadjustment": ChargeType("Adjustment", None, "One-Time"),
+    "tax": ChargeType("Tax", None, "One-Time"),
+    "credit": ChargeType("Credit", None, "One-Time"),
 }
-"""Azure `ChargeType` (lower-cased) → FOCUS (ChargeCategory, ChargeClass, CommitmentDiscountStatus)."""
+"""Azure `ChargeType` (lower-cased) → FOCUS. A file without the column (the legacy usage files) holds usage only.
+Another value is rejected ("unknown ChargeType")."""
 
 CHARGE_FREQUENCIES = {"usagebased": "Usage-Based", "onetime": "One-Time", "recurring": "Recurring"}
+"""Azure `Frequency` (lower-cased) → FOCUS ChargeFrequency; a missing or other value takes the charge type's."""
+
+PRICING_CATEGORIES = {
+    "ondemand": "Standard",
+    "spot": "Dynamic",
+    "reservation": "Committed",
+    "savingsplan": "Committed",
+}
+"""Azure `PricingModel` (lower-cased, spaces removed: "On Demand" = "OnDemand") → FOCUS PricingCategory, on usage
+rows (ChargeCategory Usage, unused commitments included) only: one without a PricingModel is `Standard` (billed at
+its list or negotiated rate), a value not listed here `Other`. Purchases, refunds and adjustments have none."""
+
+COMMITMENT_MODELS = ("reservation", "savingsplan")
+"""PricingModels whose usage a commitment covers: its BilledCost is 0 (billed at purchase), its status `Used`."""
+
+SERVICE_CATEGORIES: tuple[tuple[str, str, str | None], ...] = (
+    (r"\bopenai\b", "AI and Machine Learning", "Generative AI"),
+    (r"machine learning", "AI and Machine Learning", "Machine Learning"),
+    (r"bot service", "AI and Machine Learning", "Bots"),
+    (r"cognitive services|\bai\b", "AI and Machine Learning", None),
+    (r"virtual machines", "Compute", "Virtual Machines"),
+    (r"kubernetes|container", "Compute", "Containers"),
+    (r"\bfunctions\b", "Compute", "Serverless Compute"),
+    (r"virtual desktop", "Compute", "End User Computing"),
+    (r"app service|static web apps", "Web", "Application Platforms"),
+    (r"cosmos", "Databases", "NoSQL Databases"),
+    (r"redis", "Databases", "Caching"),
+    (r"\bsql\b|mysql|postgres|mariadb", "Databases", "Relational Databases"),
+    (r"backup", "Storage", "Backup Storage"),
+    (r"storage.*\bblob", "Storage", "Object Storage"),
+    (r"storage.*\bdisks?\b", "Storage", "Block Storage"),
+    (r"storage.*\bfiles?\b", "Storage", "File Storage"),
+    (r"storage", "Storage", None),
+    (r"content delivery|\bcdn\b|front door", "Networking", "Content Delivery"),
+    (r"load balancer|application gateway", "Networking", "Application Networking"),
+    (r"\bdns\b|traffic manager", "Networking", "Network Routing"),
+    (r"bandwidth|virtual network|vpn|expressroute|nat gateway|ip address", "Networking", "Network Connectivity"),
+    (
+        r"log analytics|azure monitor|application insights|insight and analytics",
+        "Management and Governance",
+        "Observability",
+    ),
+    (r"key vault", "Security", "Secret Management"),
+    (r"defender|security center|sentinel", "Security", "Threat Detection and Response"),
+    (r"api management", "Integration", "API Management"),
+    (r"event hubs|service bus|event grid", "Integration", "Messaging"),
+    (r"logic apps|data factory", "Integration", "Workflow Orchestration"),
+    (r"synapse|databricks|hdinsight|stream analytics|data explorer", "Analytics", "Data Processing"),
+)
+"""(regex over "MeterCategory MeterSubCategory", case-insensitive, → FOCUS ServiceCategory, ServiceSubcategory),
+first match wins. Without a match the category comes from `ServiceFamily` (`SERVICE_FAMILIES`), else `Other`; a
+subcategory of None is left for the FOCUS export to write as `Other (<category>)`. The meter category stays the
+`ServiceName` and the meter the `SkuMeter`."""
+
+SERVICE_FAMILIES = {
+    "ai + machine learning": "AI and Machine Learning",
+    "analytics": "Analytics",
+    "compute": "Compute",
+    "containers": "Compute",
+    "databases": "Databases",
+    "developer tools": "Developer Tools",
+    "integration": "Integration",
+    "internet of things": "Internet of Things",
+    "iot": "Internet of Things",
+    "management and governance": "Management and Governance",
+    "mixed reality": "Media",
+    "networking": "Networking",
+    "security": "Security",
+    "storage": "Storage",
+    "web": "Web",
+}
+"""Azure `ServiceFamily` (lower-cased) → FOCUS ServiceCategory, for meters `SERVICE_CATEGORIES` does not name."""
 
 FOCUS_CHARGE_CATEGORIES = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
 
@@ -160,9 +247,9 @@ def _fields_relation(relation: str, fields: Mapping[str, str]) -> str:
     uom = f"regexp_extract(unitofmeasure, {sql_string(_UNIT_OF_MEASURE)}, ['n', 'suffix', 'unit'])"
     return f"""(select *,
         {_day('"date"')} as _day,
-        lower(trim(chargetype)) as _charge_type,
-        lower(replace(pricingmodel, ' ', '')) in ('reservation', 'savingsplan') as _commitment,
-        regexp_matches(concat_ws(' ', metercategory, metersubcategory), {sql_string(_AZURE_OPENAI)}) as _openai,
+        coalesce(lower(trim(chargetype)), 'usage') as _charge_type,
+        nullif(lower(replace(trim(pricingmodel), ' ', '')), '') as _pricing_model,
+        concat_ws(' ', metercategory, metersubcategory) as _meter,
         {uom} as _uom
       from {inner})"""
 
@@ -171,7 +258,26 @@ def cost_line_exprs(fields: Mapping[str, str]) -> dict[str, str | None]:
     """SQL over `_fields_relation` for each `cost_lines` column. A required column whose field the file lacks is
     None, so every row is rejected with "required column missing from file"."""
     unused = "_charge_type in ('unusedreservation', 'unusedsavingsplan')"
-    covered = "(_charge_type = 'usage' and _commitment)"
+    commitment = f"_pricing_model in ({', '.join(sql_string(m) for m in COMMITMENT_MODELS)})"
+    covered = f"(_charge_type = 'usage' and {commitment})"
+    openai = f"regexp_matches(_meter, {sql_string(_AZURE_OPENAI)})"
+    token_meter = "regexp_matches(metername, '(?i)\\btokens?\\b')"
+    commitment_id = "lower(coalesce(benefitid, reservationid))"
+    charge = {k: v.category for k, v in CHARGE_TYPES.items()}
+    default_frequency = _case("_charge_type", {k: v.frequency for k, v in CHARGE_TYPES.items()}, "null")
+    pricing = (
+        f"case when _pricing_model is null then 'Standard' "
+        f"else {_case('_pricing_model', PRICING_CATEGORIES, sql_string('Other'))} end"
+    )
+    service = " ".join(
+        f"when regexp_matches(_meter, {sql_string('(?i)' + pattern)}) then {sql_string(category)}"
+        for pattern, category, _ in SERVICE_CATEGORIES
+    )
+    family = _case("lower(trim(servicefamily))", SERVICE_FAMILIES, "'Other'")
+    subservice = " ".join(
+        f"when regexp_matches(_meter, {sql_string('(?i)' + pattern)}) then {sql_string(sub) if sub else 'null'}"
+        for pattern, _, sub in SERVICE_CATEGORIES
+    )
     multiplier = " ".join(f"when {sql_string(k)} then {v}" for k, v in _BLOCK_MULTIPLIERS.items())
     size = "try_cast(_uom.n as decimal(38, 4))"
     block = f"case when {size} > 0 then {size} * case _uom.suffix {multiplier} else 1 end else 1 end"
@@ -203,19 +309,16 @@ def cost_line_exprs(fields: Mapping[str, str]) -> dict[str, str | None]:
         "BillingPeriodEnd": _iso_day(_day("billingperiodenddate"), "billingperiodenddate", days_after=1),
         "ChargePeriodStart": _iso_day("_day", '"date"'),
         "ChargePeriodEnd": _iso_day("_day", '"date"', days_after=1),
-        "ChargeCategory": (
-            _case("_charge_type", {k: v[0] for k, v in CHARGE_TYPES.items()}, "chargetype")
-            if "chargetype" in fields
-            else "'Usage'"
-        ),
-        "ChargeClass": _case("_charge_type", {k: v[1] for k, v in CHARGE_TYPES.items()}, "null"),
+        "ChargeCategory": _case("_charge_type", charge, "chargetype"),
+        "ChargeClass": _case("_charge_type", {k: v.charge_class for k, v in CHARGE_TYPES.items()}, "null"),
         "ChargeDescription": "productname",
-        "ChargeFrequency": _case("lower(frequency)", CHARGE_FREQUENCIES, "frequency"),
+        "ChargeFrequency": _case("lower(trim(frequency))", CHARGE_FREQUENCIES, default_frequency),
+        "PricingCategory": f"case when _charge_type = 'usage' or {unused} then {pricing} end",
         "InvoiceIssuerName": "'Microsoft'",
         "ServiceProviderName": f"coalesce({seller}, 'Microsoft')",
         "HostProviderName": "'Microsoft'",
-        "ServiceCategory": "servicefamily",
-        "ServiceSubcategory": "metersubcategory",
+        "ServiceCategory": f"case {service} else {family} end",
+        "ServiceSubcategory": f"case {subservice} end",
         "ServiceName": "metercategory",
         "ResourceId": "lower(resourceid)",
         "ResourceName": "resourcename",
@@ -227,12 +330,12 @@ def cost_line_exprs(fields: Mapping[str, str]) -> dict[str, str | None]:
         "PricingUnit": unit,
         "ConsumedQuantity": f"case when _charge_type = 'usage' then {pricing_quantity} end",
         "ConsumedUnit": f"case when _charge_type = 'usage' then {unit} end",
-        "CommitmentDiscountId": f"case when _commitment or {unused} then lower(coalesce(benefitid, reservationid)) end",
+        "CommitmentDiscountId": f"case when {commitment} or {unused} then {commitment_id} end",
         "CommitmentDiscountStatus": (f"case when {unused} then 'Unused' when {covered} then 'Used' end"),
         "InvoiceId": "invoiceid",
         "Tags": tags_text("case when starts_with(ltrim(tags), '{') then tags else '{' || tags || '}' end"),
-        "x_Provider": "case when _openai then 'azure' end",
-        "x_Model": f"case when _openai and regexp_matches(metername, '(?i)\\btokens?\\b') then nullif({model}, '') end",
+        "x_Provider": f"case when {openai} then 'azure' end",
+        "x_Model": f"case when {openai} and {token_meter} then nullif({model}, '') end",
     }
     for column, field in (
         ("BilledCost", "cost"),

@@ -210,7 +210,7 @@ def test_query_pages_follow_next_link_through_throttling_and_read_to_exact_total
     assert (vm["SubAccountId"], vm["ResourceId"], vm["Tags"]) == (SUBSCRIPTION, VM, {"team": "search"})
     assert (vm["ServiceName"], vm["ServiceSubcategory"], vm["SkuMeter"]) == (
         "Virtual Machines",
-        "NCSv3 Series",
+        "Virtual Machines",
         "NC6s v3",
     )
     assert (oai["x_Provider"], oai["x_Model"], oai["Tags"]) == ("azure", "gpt-4o", {"team": "support"})

@@ -142,9 +142,10 @@ def test_ea_actual_cost_export_with_bom_braceless_tags_and_us_dates(tmp_path: Pa
     assert gpu["Tags"] == {"team": "search", "env": "prod"}
     assert (gpu["ServiceName"], gpu["ServiceSubcategory"], gpu["SkuMeter"]) == (
         "Virtual Machines",
-        "NCSv3 Series",
+        "Virtual Machines",
         "NC6s v3",
     )
+    assert (gpu["ServiceCategory"], gpu["PricingCategory"]) == ("Compute", "Standard")
     assert (gpu["ChargeCategory"], gpu["ChargeFrequency"], gpu["CommitmentDiscountStatus"]) == (
         "Usage",
         "Usage-Based",
@@ -518,9 +519,9 @@ cost_categories:
     match:
       CommitmentDiscountStatus: Unused
       ServiceName: Virtual Machines
-      ServiceSubcategory: {regex: "^N[CDV]"}
+      SkuMeter: {regex: "^N[CDV]"}
   - category: gpu
-    match: {ServiceName: Virtual Machines, ServiceSubcategory: {regex: "^N[CDV]"}}
+    match: {ServiceName: Virtual Machines, SkuMeter: {regex: "^N[CDV]"}}
   - category: embeddings
     match: {x_Provider: azure, x_Model: {like: "%embedding%"}}
   - category: inference
