@@ -282,3 +282,37 @@ def test_bigquery_kind_reads_its_pages_and_not_the_partition_maps_beside_them(tm
 def test_unknown_options_are_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"options\.lateness: Extra inputs are not permitted"):
         stage(GCP_BILLING_FILE, [write_jsonl(tmp_path / "day.jsonl", ROWS[:1])], {"lateness": 3})
+
+
+def test_cost_types_and_credits_map_to_focus_charge_and_pricing_values(tmp_path: Path) -> None:
+    rows = [
+        export_row("Gemini 2.5 Flash Input Text", 1.0, -0.25),
+        export_row(
+            "N2 Instance Core running in Americas",
+            2.0,
+            service={"id": "6F81-5844-456A", "description": "Compute Engine"},
+            credits=[{"name": "CUD", "amount": -0.5, "type": "COMMITTED_USAGE_DISCOUNT"}],
+        ),
+        export_row("Spot Preemptible N2 Instance Core running in Americas", 0.3),
+        export_row("Sales tax", 0.17, cost_type="tax", service={"id": "T", "description": "Tax"}),
+        export_row("Invoice correction", -1.0, cost_type="adjustment"),
+        export_row("Rounding", -0.0000000001, cost_type="rounding_error"),
+    ]
+    koku = write_koku_csv(tmp_path / "koku.csv", rows)
+    jsonl = write_jsonl(tmp_path / "rows.jsonl", rows)
+    for path in (koku, jsonl):
+        staged, rejected = stage(GCP_BILLING_FILE, [path])
+        assert rejected == []
+        got = [
+            (r["ChargeCategory"], r["ChargeClass"], r["ChargeFrequency"], r["PricingCategory"], r["BilledCost"])
+            for r in staged
+        ]
+        assert got == [
+            ("Usage", None, "Usage-Based", "Standard", Decimal("0.75")),
+            ("Usage", None, "Usage-Based", "Committed", Decimal("1.5")),
+            ("Usage", None, "Usage-Based", "Dynamic", Decimal("0.3")),
+            ("Tax", None, "Recurring", None, Decimal("0.17")),
+            ("Adjustment", "Correction", "One-Time", None, Decimal("-1")),
+            ("Adjustment", None, "One-Time", None, Decimal("-0.0000000001")),
+        ], path.name
+        assert sum(r["BilledCost"] for r in staged) == source_total(rows) == Decimal("1.7199999999")
