@@ -38,7 +38,7 @@ from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.readers import (
     UnreadableFile,
     create_view,
-    csv_records,
+    declared_csv_records,
     file_format,
     parquet_records,
     relation_columns,
@@ -118,7 +118,7 @@ def read_azure_export(con: duckdb.DuckDBPyConnection, files: list[Path], view: s
         fmt = file_format(path) if _COST_FILE.search(path.name) else "other"
         if fmt not in ("csv", "parquet"):
             raise UnreadableFile(f"{path.name}: not an Azure cost file (.csv, .csv.gz or .parquet)")
-        relation = csv_records(path) if fmt == "csv" else parquet_records(path)
+        relation = declared_csv_records(path) if fmt == "csv" else parquet_records(path)
         selects.append(azure_select(path, relation, relation_columns(con, relation)))
     create_view(con, view, COST_LINES, selects)
 
@@ -243,11 +243,11 @@ def _covers(folder: str, day: date) -> bool:
 def data_rows(path: Path) -> int | None:
     """Data rows of an export file, read the way `read` reads it; None when it cannot be read at all (staging then
     quarantines it whole, as any unreadable file)."""
-    relation = csv_records(path) if file_format(path) == "csv" else parquet_records(path)
     con = connect()
     try:
+        relation = declared_csv_records(path) if file_format(path) == "csv" else parquet_records(path)
         return int(con.execute(f"select count(*) from {relation}").fetchall()[0][0])
-    except duckdb.Error:
+    except (duckdb.Error, UnreadableFile):
         return None
     finally:
         con.close()

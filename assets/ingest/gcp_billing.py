@@ -80,7 +80,7 @@ from assets.ingest.focus import FOCUS
 from assets.ingest.readers import (
     column_text,
     create_view,
-    csv_records,
+    declared_csv_records,
     file_format,
     json_pointer,
     json_records,
@@ -413,7 +413,7 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: GcpOptions) -> 
     fmt = file_format(path)
     if fmt == "jsonl":
         return _cost_line_select(path, *_jsonl_fields(path), options)
-    table = csv_records(path) if fmt == "csv" else parquet_records(path)
+    table = declared_csv_records(path) if fmt == "csv" else parquet_records(path)
     return _cost_line_select(path, *_table_fields(con, table), options)
 
 
