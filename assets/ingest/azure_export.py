@@ -51,8 +51,8 @@ MANIFEST = "manifest.json"
 _MONTH_FOLDER = re.compile(r"^(\d{8})-(\d{8})$")
 """An export's period folder, `YYYYMMDD-YYYYMMDD` (both days included)."""
 
-
 _COST_FILE = re.compile(r"(?i)\.(csv|csv\.gz|parquet)$")
+"""The names of the files an export or a download holds."""
 
 
 class ExportOptions(BaseModel):
@@ -79,7 +79,7 @@ def reads_files(source: Any) -> bool:
         return layout == "files"
     if urlsplit(source.path).scheme in ("http", "https"):
         return False
-    if "{date}" in source.path or glob.has_magic(source.path):
+    if "{date}" in source.path or glob.has_magic(source.path) or _COST_FILE.search(source.path):
         return True
     path = Path(source.path)
     if not path.is_dir():
@@ -115,10 +115,9 @@ def read_azure_export(con: duckdb.DuckDBPyConnection, files: list[Path], view: s
     for path in files:
         if is_manifest(path):
             continue
-        fmt = file_format(path) if _COST_FILE.search(path.name) else "other"
-        if fmt not in ("csv", "parquet"):
+        if not _COST_FILE.search(path.name):
             raise UnreadableFile(f"{path.name}: not an Azure cost file (.csv, .csv.gz or .parquet)")
-        relation = declared_csv_records(path) if fmt == "csv" else parquet_records(path)
+        relation = declared_csv_records(path) if file_format(path) == "csv" else parquet_records(path)
         selects.append(azure_select(path, relation, relation_columns(con, relation)))
     create_view(con, view, COST_LINES, selects)
 

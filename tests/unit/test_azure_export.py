@@ -671,9 +671,13 @@ def test_a_day_that_finds_nothing_records_where_it_looked_and_what_it_expected(t
     two_runs(export)
     assert land_day(settings, day) == {"azure": 2}
     assert found_nothing_reason(Lake(settings.app.lake), "azure", day) is None
-    settings = settings_for(tmp_path, tmp_path / "downloads" / "{date}.csv", "{layout: files}")
-    assert land_day(settings, day) == {"azure": 0}
-    reason = found_nothing_reason(Lake(settings.app.lake), "azure", day)
-    assert reason is not None and reason.startswith(
-        f"found nothing for 2023-09-22 at {tmp_path / 'downloads' / '2023-09-22.csv'}: expected Azure cost files"
-    )
+    for path, looked_at, options in (
+        (tmp_path / "downloads" / "{date}.csv", tmp_path / "downloads" / "2023-09-22.csv", "{layout: files}"),
+        (tmp_path / "downloads" / "cost-typo.csv", tmp_path / "downloads" / "cost-typo.csv", "{}"),
+    ):
+        settings = settings_for(tmp_path, path, options)
+        assert land_day(settings, day) == {"azure": 0}
+        reason = found_nothing_reason(Lake(settings.app.lake), "azure", day)
+        assert reason is not None and reason.startswith(
+            f"found nothing for 2023-09-22 at {looked_at}: expected Azure cost files"
+        )
