@@ -3,6 +3,7 @@
 ```
 <lake>/raw/<source>/<sha256[:16]>-<file name>          byte-for-byte copies of source files (content-addressed)
 <lake>/raw/_manifests/<source>/<day>.parquet           which raw files a day of that source read
+<lake>/raw/_manifests/<source>/<day>.found-nothing.txt  why that day read none (what was looked for, and where)
 <lake>/<layer>/<table>/<partition>=<day>/<name>.parquet  one file per partition (and per source in staging)
 <lake>/staging/_deliveries/<source>/<key>.parquet      a billing delivery's typed rows, parsed once (+ .files.parquet)
 ```
@@ -83,6 +84,9 @@ class Lake:
     def deliveries_dir(self, source: str) -> Path:
         """A source's billing deliveries, each parsed and cast once (`assets.staging`)."""
         return self.root / "staging" / "_deliveries" / source
+
+    def found_nothing_file(self, source: str, day: date) -> Path:
+        return self.manifest_file(source, day).with_suffix(".found-nothing.txt")
 
     def tmp_dir(self) -> Path:
         path = self.root / "_tmp"

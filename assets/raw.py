@@ -12,14 +12,19 @@ from pathlib import Path
 from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import Fetched
-from assets.lake import Lake, land_file, write_parquet
+from assets.lake import Lake, atomic_path, land_file, write_parquet
 from assets.sql import connect
+
+
+def _local_path(source: Source, base: Path, day: date) -> Path:
+    """A local source's path for `day`: `{date}` filled in, resolved against the config's folder."""
+    pattern = source.path.replace("{date}", day.isoformat())
+    return Path(pattern) if Path(pattern).is_absolute() else base / pattern
 
 
 def source_files(source: Source, base: Path, day: date) -> list[Path]:
     """The files a source offers for `day`: its path with `{date}` filled in, as a file, a folder or a glob."""
-    pattern = source.path.replace("{date}", day.isoformat())
-    path = Path(pattern) if Path(pattern).is_absolute() else base / pattern
+    path = _local_path(source, base, day)
     if globlib.has_magic(str(path)):
         found = [Path(p) for p in globlib.glob(str(path), recursive=True)]
     elif path.is_dir():
@@ -61,9 +66,11 @@ def land_day(settings: Settings, day: date) -> dict[str, int]:
     con = connect()
     for source in settings.app.sources:
         kind = SOURCE_KINDS[source.kind]
+        resolved = _with_local_path_resolved(source, settings.root)
+        fetches = kind.fetch is not None and not (kind.reads_files and kind.reads_files(resolved))
         with tempfile.TemporaryDirectory(dir=lake.tmp_dir()) as workdir:
-            if kind.fetch:
-                fetched = kind.fetch(_with_local_path_resolved(source, settings.root), day, Path(workdir))
+            if kind.fetch and fetches:
+                fetched = kind.fetch(resolved, day, Path(workdir))
             else:
                 fetched = local_files(source, settings.root, day)
             rows = []
@@ -93,9 +100,41 @@ def land_day(settings: Settings, day: date) -> dict[str, int]:
         if rows:
             con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         write_parquet(con, "select * from manifest order by raw_file", lake.manifest_file(source.name, day))
+        looked_at = resolved.path if fetches else str(_local_path(source, settings.root, day))
+        _record_found_nothing(lake, source, day, None if rows else found_nothing(settings, source, day, looked_at))
         landed[source.name] = len(rows)
     con.close()
     return landed
+
+
+def found_nothing(settings: Settings, source: Source, day: date, looked_at: str) -> str:
+    """In plain words: the day found nothing, where it looked, what the kind expected there, what to change."""
+    kind = SOURCE_KINDS[source.kind]
+    if kind.expects:
+        expected = kind.expects(source)
+    elif kind.fetch:
+        expected = f"what a {kind.name} source offers for the day"
+    else:
+        expected = "a file, a folder of files or a glob; `{date}` in the path stands for the day as YYYY-MM-DD"
+    return (
+        f"found nothing for {day} at {looked_at}: expected {expected}. "
+        f"The setting: `path` (or `options`) of source {source.name} in {settings.path.name}"
+    )
+
+
+def _record_found_nothing(lake: Lake, source: Source, day: date, reason: str | None) -> None:
+    target = lake.found_nothing_file(source.name, day)
+    if reason is None:
+        target.unlink(missing_ok=True)
+        return
+    with atomic_path(target) as tmp:
+        tmp.write_text(reason + "\n", encoding="utf-8")
+
+
+def found_nothing_reason(lake: Lake, source: str, day: date) -> str | None:
+    """Why the landed day of `source` holds no file, as `land_day` said it; None when it holds some."""
+    target = lake.found_nothing_file(source, day)
+    return target.read_text(encoding="utf-8").strip() if target.exists() else None
 
 
 def manifest_entries(lake: Lake, source: str, day: date) -> list[tuple[str, str]]:

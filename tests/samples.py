@@ -12,7 +12,8 @@ def sample(relative: str) -> Path:
     """The sample file `relative` (e.g. `aws/koku_test_cur.csv`); an AssertionError names where it was looked for."""
     path = SAMPLES.resolve() / relative
     assert path.is_file(), (
-        f"sample export {relative} not found under {SAMPLES.resolve()}: the shared samples are required"
+        f"sample export {relative} not found under {SAMPLES.resolve()}: the shared samples must sit beside the "
+        "repository (<repo>/../shared/samples)"
     )
     return path
 

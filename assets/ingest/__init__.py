@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from assets.ingest.anthropic_admin import ANTHROPIC_COSTS, ANTHROPIC_USAGE
 from assets.ingest.aws_cur import AWS_CUR
-from assets.ingest.azure_cost import AZURE_COST_QUERY, AZURE_EXPORT
+from assets.ingest.azure_export import AZURE_EXPORT
+from assets.ingest.azure_query import AZURE_COST_QUERY
 from assets.ingest.base import SourceKind
 from assets.ingest.bedrock_logs import BEDROCK_INVOCATION_LOGS
 from assets.ingest.focus import FOCUS

@@ -49,3 +49,9 @@ class SourceKind:
     count_rows: RowCounter = rows_by_file_type
     """How the records of a file are counted apart from `read`, for the balance of `ingest_log`
     (`assets.ingest.counts`)."""
+    reads_files: Callable[[Any], bool] | None = None
+    """For a kind with `fetch`: whether this source's path names files to read as they are (a file a user
+    downloaded, a glob), listed like a local kind's, rather than a layout to fetch from. None: always fetch."""
+    expects: Callable[[Any], str] | None = None
+    """What a source of this kind expects at its path, and the setting that changes it: said in plain words when
+    a day finds nothing there."""

@@ -47,8 +47,9 @@ All credit types count, committed-use discounts included: Google already amortiz
 as the commitment fee appears as its own rows day by day over the term (SKU "Commitment v1: …") and the
 COMMITTED_USAGE_DISCOUNT(_DOLLAR_BASE) credits appear on the usage they cover, so the net of the rows of a day is
 that day's amortized cost, and there is no up-front purchase to spread. Promotional and free-tier credits are
-spent as the usage they cover occurs, so they net on the same rows too. `ChargeCategory` comes from `cost_type`
-(regular → Usage, tax → Tax, adjustment and rounding_error → Adjustment; another value is rejected), periods
+spent as the usage they cover occurs, so they net on the same rows too. `ChargeCategory`, `ChargeClass` and
+`ChargeFrequency` come from `cost_type` (`COST_TYPES`; another value is rejected), `PricingCategory` of usage from
+its credits and SKU (`COMMITTED_CREDIT`, `DYNAMIC_SKU`), periods
 from `usage_start_time`/`usage_end_time`, `InvoiceId` is `invoice.month` and the billing period is that month
 in Pacific time (Google invoices by US Pacific months). `Tags` are the project's labels overlaid by the row's
 own labels (the resource's label wins on a shared key; option `project_label_prefix` names project labels
@@ -62,7 +63,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -79,7 +80,7 @@ from assets.ingest.focus import FOCUS
 from assets.ingest.readers import (
     column_text,
     create_view,
-    csv_records,
+    declared_csv_records,
     file_format,
     json_pointer,
     json_records,
@@ -127,8 +128,32 @@ REQUIRED_COLUMNS = ("billing_account_id", "usage_start_time", "usage_end_time", 
 """Top-level columns without which a table is not a billing export. A page also keeps `export_time`, which
 the mapping does not use: it says which export each row came with."""
 
-CHARGE_CATEGORIES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment", "rounding_error": "Adjustment"}
-"""`cost_type` → FOCUS `ChargeCategory`."""
+
+@dataclass(frozen=True)
+class CostType:
+    """What a `cost_type` is in FOCUS."""
+
+    category: str
+    charge_class: str | None
+    frequency: str
+
+
+COST_TYPES: dict[str, CostType] = {
+    "regular": CostType("Usage", None, "Usage-Based"),
+    "tax": CostType("Tax", None, "Recurring"),
+    "adjustment": CostType("Adjustment", "Correction", "One-Time"),
+    "rounding_error": CostType("Adjustment", None, "One-Time"),
+}
+"""`cost_type` → FOCUS ChargeCategory, ChargeClass, ChargeFrequency. Tax is levied on every invoice month's
+charges (Recurring); an adjustment corrects charges already invoiced (Google: billing corrections, goodwill
+credits), so it is a Correction; a rounding error is the invoice's own remainder. Another value is rejected."""
+
+COMMITTED_CREDIT = r"^COMMITTED_USAGE_DISCOUNT"
+"""Credit types of committed-use discounts (`COMMITTED_USAGE_DISCOUNT`, `…_DOLLAR_BASE`): a usage row carrying
+one was priced by a commitment, PricingCategory `Committed`."""
+
+DYNAMIC_SKU = r"(?i)\b(spot|preemptible)\b"
+"""SKUs priced by the moment's spare capacity (Spot and Preemptible VMs): PricingCategory `Dynamic`."""
 
 MODEL_PATTERNS: tuple[tuple[str, str], ...] = (
     (
@@ -159,12 +184,12 @@ MAP_SUFFIX = ".partitions.json"
 
 CREDITS_UNREADABLE = "credits: not a list of credits with numeric amounts"
 LABELS_UNREADABLE = "labels: not a list of {key, value}"
-UNKNOWN_COST_TYPE = f"cost_type: not one of {', '.join(CHARGE_CATEGORIES)}"
+UNKNOWN_COST_TYPE = f"cost_type: not one of {', '.join(COST_TYPES)}"
 _ERROR_COLUMN = {CREDITS_UNREADABLE: "BilledCost", LABELS_UNREADABLE: "Tags", UNKNOWN_COST_TYPE: "ChargeCategory"}
 """The cost-line column each of the reader's own rejects is about."""
 
 _LABELS = json.dumps([{"key": "VARCHAR", "value": "VARCHAR"}])
-_CREDITS = json.dumps([{"amount": "VARCHAR"}])
+_CREDITS = json.dumps([{"amount": "VARCHAR", "type": "VARCHAR"}])
 
 
 class GcpOptions(BaseModel):
@@ -316,13 +341,26 @@ def _cost_line_select(
     """The `project` SELECT of one file's export rows as cost lines, from text expressions per export field.
     Duplicate label keys leave `Tags` an object the validator rejects."""
     a = {f: _alias(f) for f in FIELDS}
-    categories = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in CHARGE_CATEGORIES.items())
     cost_type = f"lower(trim({a['cost_type']}))"
+
+    def by_cost_type(value: Callable[[CostType], str | None]) -> str:
+        whens = " ".join(
+            f"when {sql_string(k)} then {sql_string(v) if (v := value(t)) else 'null'}" for k, t in COST_TYPES.items()
+        )
+        return f"case {cost_type} {whens} end"
+
+    committed = (
+        f"list_bool_or(list_transform(_credits, lambda c: regexp_matches(c.type, {sql_string(COMMITTED_CREDIT)})))"
+    )
+    pricing = (
+        f"case when {cost_type} = 'regular' then case when coalesce({committed}, false) then 'Committed' "
+        f"when regexp_matches({a['sku.description']}, {sql_string(DYNAMIC_SKU)}) then 'Dynamic' else 'Standard' end end"
+    )
     reasons = (
         f"case when _reader_error is not null then _reader_error "
         f"when _bad_credits then {sql_string(CREDITS_UNREADABLE)} "
         f"when _bad_labels then {sql_string(LABELS_UNREADABLE)} "
-        f"when {cost_type} not in ({', '.join(sql_string(k) for k in CHARGE_CATEGORIES)}) "
+        f"when {cost_type} not in ({', '.join(sql_string(k) for k in COST_TYPES)}) "
         f"then {sql_string(UNKNOWN_COST_TYPE)} end"
     )
     net = f"case when _cost is null then {a['cost']} else (_cost + _credit_total)::varchar end"
@@ -340,7 +378,10 @@ def _cost_line_select(
         "BillingPeriodEnd": "_period_end",
         "ChargePeriodStart": "_start",
         "ChargePeriodEnd": "_end",
-        "ChargeCategory": f"case {cost_type} {categories} end",
+        "ChargeCategory": by_cost_type(lambda t: t.category),
+        "ChargeClass": by_cost_type(lambda t: t.charge_class),
+        "ChargeFrequency": by_cost_type(lambda t: t.frequency),
+        "PricingCategory": pricing,
         "ChargeDescription": a["sku.description"],
         "InvoiceIssuerName": "'Google Cloud'",
         "ServiceProviderName": f"case when {third_party} then trim({a['seller_name']}) else 'Google Cloud' end",
@@ -372,7 +413,7 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: GcpOptions) -> 
     fmt = file_format(path)
     if fmt == "jsonl":
         return _cost_line_select(path, *_jsonl_fields(path), options)
-    table = csv_records(path) if fmt == "csv" else parquet_records(path)
+    table = declared_csv_records(path) if fmt == "csv" else parquet_records(path)
     return _cost_line_select(path, *_table_fields(con, table), options)
 
 
@@ -532,5 +573,23 @@ def fetch_gcp_bigquery(source: Any, day: date, workdir: Path) -> list[Fetched]:
     ]
 
 
-GCP_BILLING_FILE = SourceKind("gcp_billing_file", "cost_lines", read_gcp_billing, FOCUS.checks)
-GCP_BIGQUERY = SourceKind("gcp_bigquery", "cost_lines", read_gcp_bigquery, FOCUS.checks, fetch=fetch_gcp_bigquery)
+def _file_expects(source: Any) -> str:
+    return (
+        "billing export rows as files at that path (a file, a folder of them or a glob, `{date}` standing for the "
+        "day as YYYY-MM-DD): .jsonl[.gz] or .parquet as BigQuery exports them, or .csv[.gz] with dotted column "
+        "names (service.description, usage_start_time, cost, credits, …)"
+    )
+
+
+def _bigquery_expects(source: Any) -> str:
+    lateness = gcp_options(source.options).lateness_days
+    return (
+        f"rows of the usage day in the export partitions from the day before to {lateness} day(s) after it "
+        "(options.lateness_days); a day Google has not exported yet has none"
+    )
+
+
+GCP_BILLING_FILE = SourceKind("gcp_billing_file", "cost_lines", read_gcp_billing, FOCUS.checks, expects=_file_expects)
+GCP_BIGQUERY = SourceKind(
+    "gcp_bigquery", "cost_lines", read_gcp_bigquery, FOCUS.checks, fetch=fetch_gcp_bigquery, expects=_bigquery_expects
+)

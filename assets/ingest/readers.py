@@ -12,6 +12,8 @@ ordered scan: rows are numbered in file order, and a file is read by one thread 
 
 from __future__ import annotations
 
+import csv
+import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,34 @@ def csv_records(path: Path) -> str:
     scan = (
         f"read_csv({sql_string(str(path))}, header = true, all_varchar = true, "
         "delim = ',', quote = '\"', escape = '\"', nullstr = ['NULL', ''], null_padding = true)"
+    )
+    return f"(select * exclude (ordinality), ordinality as _row from {scan} with ordinality)"
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file's first record (optionally gzipped; UTF-8 with or without a BOM), parsed by
+    the declared dialect (comma, double quote doubled to escape); a file that has none is `UnreadableFile`."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UnreadableFile(f"{path.name}: cannot read the header ({exc})") from None
+    if not header:
+        raise UnreadableFile(f"{path.name}: no header line")
+    return header
+
+
+def declared_csv_records(path: Path) -> str:
+    """`csv_records` of a bill CSV read by a declared dialect, without DuckDB's sniffer (which can fail on a file of
+    a few rows: "Error when sniffing file"): comma-separated, `"` quotes doubled to escape, one header line whose
+    names `csv_header` reads, UTF-8 with or without a BOM, every column text, `NULL` and empty as null, short rows
+    padded with nulls. Quoted fields may hold line breaks (JSON in `AdditionalInfo`), which DuckDB reads only
+    with null padding in one thread."""
+    columns = "{" + ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in csv_header(path)) + "}"
+    scan = (
+        f"read_csv({sql_string(str(path))}, auto_detect = false, header = true, columns = {columns}, "
+        "delim = ',', quote = '\"', escape = '\"', nullstr = ['NULL', ''], null_padding = true, parallel = false)"
     )
     return f"(select * exclude (ordinality), ordinality as _row from {scan} with ordinality)"
 

@@ -5,10 +5,11 @@ from pathlib import Path
 
 from assets.config import Settings
 from assets.lake import Lake, register_day_view, write_parquet
+from assets.raw import found_nothing_reason
 from assets.schemas import PRICED_USAGE, STAGED_COST_LINES, STAGED_QUARANTINE
 from assets.sql import connect, load_sql
 
-INGEST_LOG = [("source", "VARCHAR"), ("unreadable_reason", "VARCHAR")]
+INGEST_LOG = [("source", "VARCHAR"), ("source_file", "VARCHAR"), ("unreadable_reason", "VARCHAR")]
 
 ALLOCATED_LINES = [
     ("charge_date", "DATE"),
@@ -58,6 +59,7 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
         "cost_metric": settings.app.cost_metric,
         "source_names": [s.name for s in settings.app.sources],
         "source_kinds": [s.kind for s in settings.app.sources],
+        "found_nothing": [found_nothing_reason(lake, s.name, day) for s in settings.app.sources],
     }
     true_up_file = lake.partition_file("true_up", day)
     true_up_rows = write_parquet(con, load_sql("marts/true_up"), true_up_file)

@@ -1,10 +1,12 @@
 -- reconciliation: per day and configured source, the source's cost against what the fact table holds for it;
 -- a source with no file that day, a file that could not be read, or a share of a line waiting for its period's
--- usage (a usage spread) makes the day incomplete for it. For bills split by list-priced calls, what the calls cost
+-- usage (a usage spread) makes the day incomplete for it, and `incomplete_reason` says which in plain words (for a
+-- day that found nothing: where the source looked and what it expected there, as raw landing recorded it in
+-- $found_nothing, one entry per source). For bills split by list-priced calls, what the calls cost
 -- at list price, the residual (billed - list: discounts, drift, calls never logged), the part of it the vendor's
 -- usage report shows as calls never logged, and billed spend with no telemetry at all (from true_up)
 with sources as (
-    select unnest($source_names) as source, unnest($source_kinds) as kind
+    select unnest($source_names) as source, unnest($source_kinds) as kind, unnest($found_nothing) as found_nothing
 ),
 
 source_totals as (
@@ -48,7 +50,10 @@ true_ups as (
 ),
 
 unreadable as (
-    select source, count(*) as files_unreadable from ingest_log_day where unreadable_reason is not null group by source
+    select source, count(*) as files_unreadable, min(source_file || ': ' || unreadable_reason) as first_unreadable
+    from ingest_log_day
+    where unreadable_reason is not null
+    group by source
 )
 
 select
@@ -68,7 +73,14 @@ select
     coalesce(x.unlogged, 0)::decimal(38, 10) as unlogged_usd,
     coalesce(x.no_telemetry, 0)::decimal(38, 10) as no_telemetry_usd,
     coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 and coalesce(q.shares_waiting, 0) = 0
-        as complete
+        as complete,
+    case
+        when coalesce(f.files, 0) = 0 then coalesce(s.found_nothing, 'no file landed for the day: land it first')
+        when coalesce(u.files_unreadable, 0) > 0
+            then u.files_unreadable::varchar || ' file(s) could not be read, e.g. ' || u.first_unreadable
+        when coalesce(q.shares_waiting, 0) > 0
+            then q.shares_waiting::varchar || ' share(s) of lines spread by usage wait for their period''s usage'
+    end as incomplete_reason
 from sources s
 left join source_totals t on s.source = t.source
 left join fact_totals a on s.source = a.source

@@ -22,8 +22,8 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 
 import assets.ingest
 from assets.config import Source
-from assets.ingest import azure_cost
-from assets.ingest.azure_cost import AZURE_COST_QUERY, fetch_cost_query
+from assets.ingest import azure_query
+from assets.ingest.azure_query import AZURE_COST_QUERY, fetch_cost_query
 from tests.unit.test_ingest_readers import stage
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
@@ -136,7 +136,7 @@ class FakeCredential:
 @pytest.fixture
 def credential(monkeypatch: pytest.MonkeyPatch) -> FakeCredential:
     fake = FakeCredential()
-    monkeypatch.setattr(azure_cost, "credential_chain", lambda: fake)
+    monkeypatch.setattr(azure_query, "credential_chain", lambda: fake)
     return fake
 
 
@@ -210,7 +210,7 @@ def test_query_pages_follow_next_link_through_throttling_and_read_to_exact_total
     assert (vm["SubAccountId"], vm["ResourceId"], vm["Tags"]) == (SUBSCRIPTION, VM, {"team": "search"})
     assert (vm["ServiceName"], vm["ServiceSubcategory"], vm["SkuMeter"]) == (
         "Virtual Machines",
-        "NCSv3 Series",
+        "Virtual Machines",
         "NC6s v3",
     )
     assert (oai["x_Provider"], oai["x_Model"], oai["Tags"]) == ("azure", "gpt-4o", {"team": "support"})

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from assets.config import Settings
 from assets.ingest import SOURCE_KINDS
-from assets.ingest.azure_cost import data_rows
+from assets.ingest.azure_export import data_rows
 from tests.integration.test_vendor_admin_apis import (
     ANTHROPIC_COSTS_PAGE,
     ANTHROPIC_USAGE_2,

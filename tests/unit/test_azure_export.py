@@ -21,9 +21,10 @@ import pytest
 
 import assets.ingest
 from assets.config import Source, load_settings
-from assets.ingest.azure_cost import AZURE_EXPORT, CHARGE_TYPES, fetch_azure_export
+from assets.ingest.azure_columns import CHARGE_TYPES
+from assets.ingest.azure_export import AZURE_EXPORT, fetch_azure_export
 from assets.lake import Lake
-from assets.raw import land_day
+from assets.raw import found_nothing_reason, land_day
 from assets.sql import connect
 from assets.staging import stage_day
 from tests.unit.test_ingest_readers import stage
@@ -141,9 +142,10 @@ def test_ea_actual_cost_export_with_bom_braceless_tags_and_us_dates(tmp_path: Pa
     assert gpu["Tags"] == {"team": "search", "env": "prod"}
     assert (gpu["ServiceName"], gpu["ServiceSubcategory"], gpu["SkuMeter"]) == (
         "Virtual Machines",
-        "NCSv3 Series",
+        "Virtual Machines",
         "NC6s v3",
     )
+    assert (gpu["ServiceCategory"], gpu["PricingCategory"]) == ("Compute", "Standard")
     assert (gpu["ChargeCategory"], gpu["ChargeFrequency"], gpu["CommitmentDiscountStatus"]) == (
         "Usage",
         "Usage-Based",
@@ -517,9 +519,9 @@ cost_categories:
     match:
       CommitmentDiscountStatus: Unused
       ServiceName: Virtual Machines
-      ServiceSubcategory: {regex: "^N[CDV]"}
+      SkuMeter: {regex: "^N[CDV]"}
   - category: gpu
-    match: {ServiceName: Virtual Machines, ServiceSubcategory: {regex: "^N[CDV]"}}
+    match: {ServiceName: Virtual Machines, SkuMeter: {regex: "^N[CDV]"}}
   - category: embeddings
     match: {x_Provider: azure, x_Model: {like: "%embedding%"}}
   - category: inference
@@ -585,3 +587,97 @@ def test_a_blob_that_cannot_be_read_is_landed_and_quarantined_whole_instead_of_s
         ).fetchall()
     ((name, row, reason),) = quarantined
     assert name.endswith("-part_0_0001.csv") and row is None and reason.startswith("unreadable file: ")
+
+
+MCA_FOUR_ROWS = (
+    "\ufeffinvoiceId,billingAccountId,SubscriptionId,date,meterCategory,meterName,quantity,unitOfMeasure,"
+    "chargeType,billingCurrency,costInBillingCurrency,pricingModel,frequency,tags,additionalInfo\r\n"
+    'INV-1,BA-1,SUB-1,2023-09-05,Bandwidth,Data Transfer Out,1,1 GB,Usage,USD,0.5,On Demand,UsageBased,"",\r\n'
+    "INV-1,BA-1,SUB-1,2023-09-05,Storage,LRS Data Stored,2,1 GB/Month,Usage,USD,1.25,OnDemand,UsageBased,"
+    '"""team"": ""a""","{""UsageType"": ""Storage"",\r\n ""VCPUs"": 0}"\r\n'
+    "INV-1,BA-1,SUB-1,2023-09-06,Virtual Machines,D4 v3,3,10 Hours,Usage,USD,2.10,Spot,UsageBased,"
+    '"{""team"":""b""}",\r\n'
+    "INV-1,BA-1,SUB-1,2023-09-06,Storage,LRS Data Stored,1,1 GB/Month,RoundingAdjustment,USD,-0.01,,,,\r\n"
+)
+"""Four rows of a camelCase MCA file as a user downloads it: a BOM, CRLF line ends, a line break inside a quoted
+field, braceless and braced tags."""
+
+
+def test_a_four_row_camel_case_mca_file_reads_by_its_declared_dialect(tmp_path: Path) -> None:
+    path = tmp_path / "mca.csv"
+    path.write_bytes(MCA_FOUR_ROWS.encode("utf-8"))
+    staged, rejected = stage(AZURE_EXPORT, [path])
+    assert rejected == []
+    assert [
+        (r["_row"], r["ChargeCategory"], r["PricingCategory"], r["EffectiveCost"], r["Tags"], r["InvoiceId"])
+        for r in staged
+    ] == [
+        (1, "Usage", "Standard", Decimal("0.5"), None, "INV-1"),
+        (2, "Usage", "Standard", Decimal("1.25"), {"team": "a"}, "INV-1"),
+        (3, "Usage", "Dynamic", Decimal("2.10"), {"team": "b"}, "INV-1"),
+        (4, "Adjustment", None, Decimal("-0.01"), None, "INV-1"),
+    ]
+    assert sum(r["EffectiveCost"] for r in staged) == Decimal("3.84")
+    assert staged[2]["PricingQuantity"] == 30
+
+
+def settings_for(tmp_path: Path, path: Path, options: str = "{}"):
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\n"
+        f"sources:\n  - {{name: azure, kind: azure_export, path: '{path}', options: {options}}}\n"
+    )
+    return load_settings(tmp_path / "apportion.yaml")
+
+
+def test_a_file_downloaded_by_hand_is_read_as_it_is_from_a_file_a_glob_or_a_folder(tmp_path: Path) -> None:
+    downloads = tmp_path / "downloads"
+    write(downloads / "cost-2023-09.csv", EA_ACTUAL)
+    write(downloads / "notes.txt", "not a bill")
+    day = date(2023, 9, 21)
+    for path in (downloads / "cost-2023-09.csv", downloads / "*.csv", downloads):
+        settings = settings_for(tmp_path, path)
+        assert land_day(settings, day) == {"azure": 1 if path != downloads else 2}
+        stage_day(settings, day)
+        lake = Lake(settings.app.lake)
+        with connect() as con:
+            total = con.execute(
+                "select sum(EffectiveCost) from read_parquet($f)",
+                {"f": str(lake.partition_file("cost_lines", day, "azure"))},
+            ).fetchall()[0][0]
+            unreadable = con.execute(
+                "select source_file, unreadable_reason from read_parquet($f) where unreadable_reason is not null",
+                {"f": str(lake.partition_file("ingest_log", day, "azure"))},
+            ).fetchall()
+        # the GPU hours, the reservation purchase, the Azure OpenAI tokens and the App Service plan of 09/21
+        assert total == Decimal("73.44") + Decimal("657.00") + Decimal("3.12625") + Decimal("1.8"), path
+        expected = ["-notes.txt: not an Azure cost file (.csv, .csv.gz or .parquet)"] if path == downloads else []
+        assert [r[1][r[1].index("-") :] for r in unreadable] == expected
+
+
+def test_a_day_that_finds_nothing_records_where_it_looked_and_what_it_expected(tmp_path: Path) -> None:
+    export = tmp_path / "ai-export"
+    export.mkdir()
+    day = date(2023, 9, 22)
+    settings = settings_for(tmp_path, export)
+    assert land_day(settings, day) == {"azure": 0}
+    reason = found_nothing_reason(Lake(settings.app.lake), "azure", day)
+    assert reason == (
+        f"found nothing for 2023-09-22 at {export}: expected an export run folder "
+        "<path>/<YYYYMMDD-YYYYMMDD>/<run>/ holding manifest.json and the files it lists, for a period covering the "
+        "day; for a file downloaded by hand, set `path` to the file (or a glob) or options.layout: files. "
+        "The setting: `path` (or `options`) of source azure in apportion.yaml"
+    )
+    two_runs(export)
+    assert land_day(settings, day) == {"azure": 2}
+    assert found_nothing_reason(Lake(settings.app.lake), "azure", day) is None
+    for path, looked_at, options in (
+        (tmp_path / "downloads" / "{date}.csv", tmp_path / "downloads" / "2023-09-22.csv", "{layout: files}"),
+        (tmp_path / "downloads" / "cost-typo.csv", tmp_path / "downloads" / "cost-typo.csv", "{}"),
+    ):
+        settings = settings_for(tmp_path, path, options)
+        assert land_day(settings, day) == {"azure": 0}
+        reason = found_nothing_reason(Lake(settings.app.lake), "azure", day)
+        assert reason is not None and reason.startswith(
+            f"found nothing for 2023-09-22 at {looked_at}: expected Azure cost files"
+        )

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from assets.config import load_settings
 from assets.ingest.gcp_billing import (
     CREDITS_UNREADABLE,
     GCP_BIGQUERY,
@@ -20,6 +21,8 @@ from assets.ingest.gcp_billing import (
     UNKNOWN_COST_TYPE,
 )
 from assets.ingest.readers import MALFORMED_JSON
+from assets.lake import Lake
+from assets.raw import found_nothing_reason, land_day
 from assets.sql import connect
 from tests.unit.test_ingest_readers import stage
 
@@ -282,3 +285,55 @@ def test_bigquery_kind_reads_its_pages_and_not_the_partition_maps_beside_them(tm
 def test_unknown_options_are_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"options\.lateness: Extra inputs are not permitted"):
         stage(GCP_BILLING_FILE, [write_jsonl(tmp_path / "day.jsonl", ROWS[:1])], {"lateness": 3})
+
+
+def test_cost_types_and_credits_map_to_focus_charge_and_pricing_values(tmp_path: Path) -> None:
+    rows = [
+        export_row("Gemini 2.5 Flash Input Text", 1.0, -0.25),
+        export_row(
+            "N2 Instance Core running in Americas",
+            2.0,
+            service={"id": "6F81-5844-456A", "description": "Compute Engine"},
+            credits=[{"name": "CUD", "amount": -0.5, "type": "COMMITTED_USAGE_DISCOUNT"}],
+        ),
+        export_row("Spot Preemptible N2 Instance Core running in Americas", 0.3),
+        export_row("Sales tax", 0.17, cost_type="tax", service={"id": "T", "description": "Tax"}),
+        export_row("Invoice correction", -1.0, cost_type="adjustment"),
+        export_row("Rounding", -0.0000000001, cost_type="rounding_error"),
+    ]
+    koku = write_koku_csv(tmp_path / "koku.csv", rows)
+    jsonl = write_jsonl(tmp_path / "rows.jsonl", rows)
+    for path in (koku, jsonl):
+        staged, rejected = stage(GCP_BILLING_FILE, [path])
+        assert rejected == []
+        got = [
+            (r["ChargeCategory"], r["ChargeClass"], r["ChargeFrequency"], r["PricingCategory"], r["BilledCost"])
+            for r in staged
+        ]
+        assert got == [
+            ("Usage", None, "Usage-Based", "Standard", Decimal("0.75")),
+            ("Usage", None, "Usage-Based", "Committed", Decimal("1.5")),
+            ("Usage", None, "Usage-Based", "Dynamic", Decimal("0.3")),
+            ("Tax", None, "Recurring", None, Decimal("0.17")),
+            ("Adjustment", "Correction", "One-Time", None, Decimal("-1")),
+            ("Adjustment", None, "One-Time", None, Decimal("-0.0000000001")),
+        ], path.name
+        assert sum(r["BilledCost"] for r in staged) == source_total(rows) == Decimal("1.7199999999")
+
+
+def test_a_day_without_export_files_says_where_it_looked_and_what_it_expected(tmp_path: Path) -> None:
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\n"
+        "sources:\n  - {name: gcp, kind: gcp_billing_file, path: 'exports/{date}/*.csv'}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    day = date(2026, 11, 3)
+    assert land_day(settings, day) == {"gcp": 0}
+    assert found_nothing_reason(Lake(settings.app.lake), "gcp", day) == (
+        f"found nothing for 2026-11-03 at {tmp_path / 'exports' / '2026-11-03' / '*.csv'}: expected billing export "
+        "rows as files at that path (a file, a folder of them or a glob, `{date}` standing for the day as "
+        "YYYY-MM-DD): .jsonl[.gz] or .parquet as BigQuery exports them, or .csv[.gz] with dotted column names "
+        "(service.description, usage_start_time, cost, credits, …). The setting: `path` (or `options`) of source gcp "
+        "in apportion.yaml"
+    )
