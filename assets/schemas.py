@@ -43,7 +43,6 @@ COST_LINES: list[Column] = [
     Column("ChargeClass", "VARCHAR"),
     Column("ChargeDescription", "VARCHAR"),
     Column("ChargeFrequency", "VARCHAR"),
-    Column("PricingCategory", "VARCHAR"),
     Column("InvoiceIssuerName", "VARCHAR"),
     Column("ServiceProviderName", "VARCHAR"),
     Column("HostProviderName", "VARCHAR"),
