@@ -16,6 +16,7 @@ from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import SourceKind
 from assets.ingest.readers import UnreadableFile
+from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, replace_partition, write_parquet
 from assets.raw import manifest_files
@@ -66,6 +67,8 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
         except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})
+    if kind.target == "usage_events":
+        resolve_providers(con, "src_typed", options.get("provider"))
 
 
 def _stage_source(

@@ -15,8 +15,9 @@ that spans traces, not a column of `usage_events`: map it with option `fields` i
 `metadata.<dimension>` (team, feature, agent, workflow); option `fields` maps any of them to other paths, e.g.
 `tags[team:*]` (the syntax is in `assets.ingest.records`). Observations carry no try number: an application that
 retries can put it in `metadata` and map it, `{attempt: metadata.attempt}` (a whole number ≥ 1). Langfuse
-observations do not name the provider: give option `provider` (e.g. `openai`) or a path in `fields.provider` (e.g.
-`metadata.ls_provider`, which LangChain sets); it is normalised to the price catalog's ids.
+observations do not name the provider: a path in `fields.provider` (e.g. `metadata.ls_provider`, which LangChain
+sets) reads it, normalised to the price catalog's ids; otherwise staging infers it from the model name (a file may
+mix providers), with option `provider` (e.g. `azure`) as the source's own answer for a bare model name.
 
 Tokens: `usageDetails` maps Langfuse usage types to counts, and Langfuse's convention is that the types are
 disjoint parts — its SDKs subtract the cached tokens from `input` and store them as `input_cached_tokens` (OpenAI),
@@ -50,7 +51,14 @@ import duckdb
 
 from assets.ingest.base import SourceKind
 from assets.ingest.readers import create_view, file_format, sql_string
-from assets.ingest.records import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
+from assets.ingest.records import (
+    RecordPaths,
+    check_provider_option,
+    configured_paths,
+    latency_ms,
+    provider_id,
+    redact_copy,
+)
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
 
@@ -105,17 +113,10 @@ def usage_counts(paths: RecordPaths, usage: str) -> dict[str, str]:
 
 
 def read_langfuse(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
-    """Options: `provider` (the provider of every call, when no path in `fields.provider` gives one) and `fields`
-    (column → path(s), replacing `DEFAULT_FIELDS` per column)."""
+    """Options: `provider` (the provider of a call whose record names none; applied in staging, see
+    `assets.ingest.records.resolve_model`) and `fields` (column → path(s), replacing `DEFAULT_FIELDS` per column)."""
     fields = configured_paths(options, DEFAULT_FIELDS, CONTENT)
-    fallback = options.get("provider")
-    if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
-        raise ValueError("options.provider: expected a provider id such as openai")
-    if fallback is None and "provider" not in fields:
-        raise ValueError(
-            "Langfuse observations do not name their provider: set options.provider (e.g. openai) "
-            "or options.fields.provider (e.g. metadata.ls_provider)"
-        )
+    check_provider_option(options)
     paths = RecordPaths()
     exprs = {column: paths.first(p) for column, p in fields.items()}
     provider = exprs.get("provider", "null")
@@ -126,7 +127,7 @@ def read_langfuse(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, 
         usage_counts(paths, paths.value("usageDetails")),
         event_time=paths.value("startTime"),
         latency_ms=latency_ms(paths.value("startTime"), paths.value("endTime")),
-        provider=provider_id(f"coalesce({provider}, {sql_string(fallback or '')})"),
+        provider=provider_id(provider),
         operation=exprs.get("operation", f"case {kind} {operations} end"),
         status=f"case when {failed} then 'error' else 'ok' end",
         error_type=f"case when {failed} then {exprs['error_type']} end",
