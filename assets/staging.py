@@ -51,10 +51,12 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
     """Parse and cast each file once, in order, into the temp table `src_typed`
     (`assets.ingest.validate.cast_table`); list the files read in `files_read` (one with no record too), and those
     that could not be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not UTF-8) in
-    `unreadable(source_file, reason)`: they are quarantined whole, the other files go on. Rows stay in file order,
-    so what is staged from them needs no sort to be written the same way twice."""
+    `unreadable(source_file, reason)`: they are quarantined whole, the other files go on; signs that files of the
+    day are missing (`SourceKind.incomplete`) in `incomplete(source_file, column_name, reason)`. Rows stay in file
+    order, so what is staged from them needs no sort to be written the same way twice."""
     con.execute("create or replace temp table unreadable (source_file varchar, reason varchar)")
     con.execute("create or replace temp table files_read (_file varchar)")
+    con.execute("create or replace temp table incomplete (source_file varchar, column_name varchar, reason varchar)")
     schema = SCHEMA[kind.target]
     text = ", ".join(f'null::varchar as "{c.name}"' for c in schema)
     con.execute(f"create or replace temp view src_none as select null::varchar as _file, 0 as _row, {text} limit 0")
@@ -69,6 +71,10 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
             con.execute("insert into unreadable values ($f, $r)", {"f": path.name, "r": reason})
     if kind.target == "usage_events":
         resolve_providers(con, "src_typed", options.get("provider"))
+    if kind.incomplete is not None:
+        gaps = kind.incomplete(con, files)
+        if gaps:
+            con.executemany("insert into incomplete values (?, ?, ?)", gaps)
 
 
 def _stage_source(

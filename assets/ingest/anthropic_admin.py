@@ -34,6 +34,7 @@ from assets.ingest.http_client import (
     page_records,
     parse_options,
     saved_pages,
+    unfinished_page_sets,
 )
 from assets.ingest.openai_admin import BUCKET_SUFFIX
 from assets.ingest.readers import create_view, project, sql_string
@@ -208,5 +209,14 @@ def read_usage(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opt
     create_view(con, view, USAGE_EVENTS, [_usage_select(path) for path in files])
 
 
-ANTHROPIC_COSTS = SourceKind("anthropic_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs)
-ANTHROPIC_USAGE = SourceKind("anthropic_usage", "usage_events", read_usage, USAGE_EVENT_CHECKS, fetch=fetch_usage)
+ANTHROPIC_COSTS = SourceKind(
+    "anthropic_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs, incomplete=unfinished_page_sets
+)
+ANTHROPIC_USAGE = SourceKind(
+    "anthropic_usage",
+    "usage_events",
+    read_usage,
+    USAGE_EVENT_CHECKS,
+    fetch=fetch_usage,
+    incomplete=unfinished_page_sets,
+)

@@ -45,3 +45,7 @@ class SourceKind:
     fetch: Fetcher | None = None
     redact: Callable[[Path, Path], None] | None = None
     """For formats that can carry prompt or response text: `redact(source, target)` writes the copy raw keeps."""
+    incomplete: Callable[[duckdb.DuckDBPyConnection, list[Path]], list[tuple[str, str, str]]] | None = None
+    """For a kind whose day is a set of files that says whether it is whole (API pages): `incomplete(con, files)`
+    lists (file name, field, reason) for each sign that files of the day are missing; each is quarantined and makes
+    the source's day incomplete in reconciliation."""

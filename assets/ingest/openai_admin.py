@@ -34,6 +34,7 @@ from assets.ingest.http_client import (
     page_records,
     parse_options,
     saved_pages,
+    unfinished_page_sets,
 )
 from assets.ingest.readers import create_view, project, sql_string
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
@@ -222,5 +223,9 @@ def read_usage(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opt
     create_view(con, view, USAGE_EVENTS, [_usage_select(path) for path in files])
 
 
-OPENAI_COSTS = SourceKind("openai_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs)
-OPENAI_USAGE = SourceKind("openai_usage", "usage_events", read_usage, USAGE_EVENT_CHECKS, fetch=fetch_usage)
+OPENAI_COSTS = SourceKind(
+    "openai_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs, incomplete=unfinished_page_sets
+)
+OPENAI_USAGE = SourceKind(
+    "openai_usage", "usage_events", read_usage, USAGE_EVENT_CHECKS, fetch=fetch_usage, incomplete=unfinished_page_sets
+)

@@ -1,6 +1,7 @@
 -- reconciliation: per day and configured source, the source's cost against what the fact table holds for it;
--- a source with no file that day, a file that could not be read, or a share of a line waiting for its period's
--- usage (a usage spread) makes the day incomplete for it. For bills split by list-priced calls, what the calls cost
+-- a source with no file that day, a file that could not be read, a share of a line waiting for its period's
+-- usage (a usage spread) or a saved page set whose last page says more follow makes the day incomplete for it.
+-- For bills split by list-priced calls, what the calls cost
 -- at list price, the residual (billed - list: discounts, drift, calls never logged), the part of it the vendor's
 -- usage report shows as calls never logged, and billed spend with no telemetry at all (from true_up)
 with sources as (
@@ -27,7 +28,9 @@ quarantined as (
         source,
         count(*) as rows_quarantined,
         -- a line spread by usage waits in quarantine until its period's usage is all staged
-        count(*) filter (where column_name = 'x_SpreadMethod') as shares_waiting
+        count(*) filter (where column_name = 'x_SpreadMethod') as shares_waiting,
+        -- a saved page set whose last page says more pages follow: the day's later pages are missing
+        count(*) filter (where starts_with(reason, 'incomplete page set')) as page_sets_incomplete
     from quarantine_day
     group by source
 ),
@@ -68,7 +71,7 @@ select
     coalesce(x.unlogged, 0)::decimal(38, 10) as unlogged_usd,
     coalesce(x.no_telemetry, 0)::decimal(38, 10) as no_telemetry_usd,
     coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 and coalesce(q.shares_waiting, 0) = 0
-        as complete
+        and coalesce(q.page_sets_incomplete, 0) = 0 as complete
 from sources s
 left join source_totals t on s.source = t.source
 left join fact_totals a on s.source = a.source
