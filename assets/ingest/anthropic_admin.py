@@ -9,7 +9,8 @@ parameters take brackets: `group_by[]=workspace_id&group_by[]=description`). A r
 Vendor quirks handled here: the cost `amount` is a decimal string in **cents** (`"123.78912"` = $1.2378912), turned into
 dollars exactly; `workspace_id` null is the default workspace; the usage report splits input into disjoint parts
 (uncached, cache reads, 5-minute and 1-hour cache writes), summed here into apportion's total `input_tokens`; it has no
-request count. Priority Tier costs never appear in the cost report.
+request count; `server_tool_use.web_search_requests` (billed per search) is `web_search_requests`. Priority Tier
+costs never appear in the cost report.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ _USAGE_FIELDS = {
         "VARCHAR",
     ),
     "cache_creation": dict.fromkeys(CACHE_WRITES, "VARCHAR"),
+    "server_tool_use": {"web_search_requests": "VARCHAR"},
 }
 
 
@@ -190,6 +192,7 @@ def _usage_select(path: Path) -> str:
         "cache_write_tokens": whole_sum(writes),
         "cache_write_1h_tokens": cache_1h,
         "output_tokens": "_r.output_tokens",
+        "web_search_requests": "_r.server_tool_use.web_search_requests",
         "api_key_id": "_r.api_key_id",
     }
     return project(path, page_records(path, _BOUNDS, _USAGE_FIELDS, ()), USAGE_EVENTS, exprs, error="_error")

@@ -27,17 +27,19 @@ So, with names compared in lower case:
 
 | apportion | sum of the usageDetails values whose key | e.g. |
 |---|---|---|
-| input_tokens | contains `input` | input, input_cached_tokens, cache_creation_input_tokens |
-| cache_read_tokens | contains `input` and `cached` or `cache_read` | input_cached_tokens, cache_read_input_tokens |
-| cache_write_tokens | contains `input` and `cache_creation` or `cache_write` | cache_creation_input_tokens |
+| input_tokens | contains `input` (or `prompt`) | input, input_cached_tokens, cache_creation_input_tokens |
+| cache_read_tokens | is input and contains `cached` or `cache_read` | input_cached_tokens, cache_read_input_tokens |
+| cache_write_tokens | is input and contains `cache_creation` or `cache_write` | cache_creation_input_tokens |
 | cache_write_1h_tokens | is a cache-write key containing `1h` | |
-| output_tokens | contains `output` | output, output_reasoning_tokens |
-| reasoning_tokens | contains `output` and `reasoning` | output_reasoning_tokens |
+| output_tokens | contains `output` (or `completion`) | output, output_reasoning_tokens, completion_details.reasoning |
+| reasoning_tokens | is output and contains `reasoning` | output_reasoning_tokens, completion_details.reasoning |
+| web_search_requests | contains `web_search` and is neither | web_search_requests (Anthropic, billed per search) |
 
-Keys containing neither `input` nor `output` (`total`, `web_search_requests`) are not tokens. A `usageDetails` that
-is not an object of numbers is left as it is in `input_tokens`, where the validator rejects it showing the value.
-`costDetails` and `totalCost` are Langfuse's own prices, fixed when it ingested the observation (no re-pricing,
-langfuse#12184): they are not read, the pricing layer prices every call. `input` and `output` (prompt and
+`prompt` and `completion` are the names OpenAI-style usage objects use for input and output (an SDK that passes them
+through gives keys like `completion_details.reasoning`). Keys naming none of these (`total`) are not tokens. A
+`usageDetails` that is not an object of numbers is left as it is in `input_tokens`, where the validator rejects it
+showing the value. `costDetails` and `totalCost` are Langfuse's own prices, fixed when it ingested the observation (no
+re-pricing, langfuse#12184): they are not read, the pricing layer prices every call. `input` and `output` (prompt and
 response) are never read, and raw keeps a copy of each file without them (`redact`).
 """
 
@@ -80,8 +82,8 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
 
 CONTENT: tuple[tuple[str, ...], ...] = (("input",), ("output",))
 
-_INPUT = "contains(k, 'input')"
-_OUTPUT = "contains(k, 'output')"
+_INPUT = "(contains(k, 'input') or contains(k, 'prompt'))"
+_OUTPUT = "(contains(k, 'output') or contains(k, 'completion'))"
 _CACHE_WRITE = f"{_INPUT} and (contains(k, 'cache_creation') or contains(k, 'cache_write'))"
 TOKEN_KEYS = {
     "input_tokens": _INPUT,
@@ -90,6 +92,7 @@ TOKEN_KEYS = {
     "cache_write_1h_tokens": f"{_CACHE_WRITE} and contains(k, '1h')",
     "output_tokens": _OUTPUT,
     "reasoning_tokens": f"{_OUTPUT} and contains(k, 'reasoning')",
+    "web_search_requests": f"contains(k, 'web_search') and not {_INPUT} and not {_OUTPUT}",
 }
 """Which usageDetails keys (`k`, lower-cased) each token column sums (see the module docstring)."""
 

@@ -16,6 +16,7 @@ from assets.config import load_settings
 from assets.ingest import records
 from assets.ingest.langfuse import LANGFUSE_OBSERVATIONS
 from assets.ingest.litellm import LITELLM_SPENDLOGS
+from assets.ingest.otlp import OTLP_JSON
 from assets.ingest.records import ModelName, resolve_model
 from assets.pricing import price_day
 from assets.raw import land_day
@@ -192,3 +193,108 @@ def test_calls_without_usage_are_staged_flagged_and_never_priced_as_free(tmp_pat
         (5, None, Decimal(0), catalog),
     ]
     assert out["priced_usage"][0]["list_cost"] == Decimal("0.0002700000")
+
+
+def test_every_billed_component_is_read_where_each_writer_puts_it(tmp_path: Path) -> None:
+    langfuse = write_jsonl(
+        tmp_path / "observations.jsonl",
+        [generation(1, "o3-mini", {"prompt": 900, "completion": 100, "completion_details.reasoning": 64})],
+    )
+    (observation,), _ = stage(LANGFUSE_OBSERVATIONS, [langfuse])
+    assert (observation["input_tokens"], observation["output_tokens"], observation["reasoning_tokens"]) == (
+        900,
+        164,
+        64,
+    )
+
+    usage = {
+        "output_tokens_details": {"reasoning_tokens": 40},
+        "server_tool_use": {"web_search_requests": 2},
+    }
+    spend_log = {
+        "request_id": "resp_1",
+        "call_type": "aresponses",
+        "custom_llm_provider": "anthropic",
+        "model": "claude-sonnet-4-6",
+        "startTime": "2026-03-02T10:00:00Z",
+        "prompt_tokens": 1000,
+        "completion_tokens": 100,
+        "metadata": json.dumps({"usage_object": usage}),
+    }
+    (call,), _ = stage(LITELLM_SPENDLOGS, [write_jsonl(tmp_path / "spend.jsonl", [spend_log])])
+    assert (call["reasoning_tokens"], call["web_search_requests"]) == (40, 2)
+
+    traceloop = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": []},
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "startTimeUnixNano": "1772445600000000000",
+                                "endTimeUnixNano": "1772445601000000000",
+                                "attributes": [
+                                    {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
+                                    {"key": "llm.request.type", "value": {"stringValue": "embedding"}},
+                                    {"key": "gen_ai.request.model", "value": {"stringValue": "text-embedding-3-small"}},
+                                    {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "12"}},
+                                    {"key": "gen_ai.usage.reasoning_tokens", "value": {"intValue": "0"}},
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    otlp = tmp_path / "spans.jsonl"
+    otlp.write_text(json.dumps(traceloop) + "\n")
+    (span,), _ = stage(OTLP_JSON, [otlp])
+    assert (span["provider"], span["operation"], span["input_tokens"], span["reasoning_tokens"]) == (
+        "openai",
+        "embeddings",
+        12,
+        0,
+    )
+
+
+def test_web_searches_are_priced_per_search_at_the_catalog_price(tmp_path: Path) -> None:
+    page = {
+        "data": [
+            {
+                "starting_at": "2026-03-02T00:00:00Z",
+                "ending_at": "2026-03-03T00:00:00Z",
+                "results": [
+                    {
+                        "uncached_input_tokens": 1000,
+                        "cache_read_input_tokens": 0,
+                        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                        "output_tokens": 100,
+                        "server_tool_use": {"web_search_requests": 3},
+                        "model": "claude-sonnet-4-6",
+                    }
+                ],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    }
+    folder = tmp_path / "anthropic" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "messages-0001.json").write_text(json.dumps(page))
+    (tmp_path / "allocation.yaml").write_text("rules: []\n")
+    (tmp_path / "apportion.yaml").write_text(
+        "allocation: allocation.yaml\nprices: null\n"
+        "sources:\n  - {name: claude, kind: anthropic_usage, path: 'anthropic/{date}'}\n"
+    )
+    settings = load_settings(tmp_path / "apportion.yaml")
+    land_day(settings, DAY)
+    stage_day(settings, DAY)
+    price_day(settings, DAY)
+    (row,) = staged(settings, "priced_usage", DAY)
+    expected = list_price("claude-sonnet-4-6", "anthropic", input_tokens=1000, output_tokens=100, web_searches=3)
+    assert (row["web_search_requests"], row["list_cost"]) == (3, expected)
+    assert expected == Decimal("0.0345")  # $0.0045 of tokens and 3 searches at $10 per thousand
