@@ -19,7 +19,8 @@ observations do not name the provider: a path in `fields.provider` (e.g. `metada
 sets) reads it, normalised to the price catalog's ids; otherwise staging infers it from the model name (a file may
 mix providers), with option `provider` (e.g. `azure`) as the source's own answer for a bare model name.
 
-Tokens: `usageDetails` maps Langfuse usage types to counts, and Langfuse's convention is that the types are
+Tokens: `usageDetails` (else, absent or empty, the legacy `usage` object's `input` and `output`) maps Langfuse usage
+types to counts, and Langfuse's convention is that the types are
 disjoint parts — its SDKs subtract the cached tokens from `input` and store them as `input_cached_tokens` (OpenAI),
 Anthropic's `input` is already uncached beside `cache_read_input_tokens` and `cache_creation_input_tokens` — and
 that every type whose name contains `input` is input, every one containing `output` output (`total` is neither).
@@ -115,6 +116,18 @@ def usage_counts(paths: RecordPaths, usage: str) -> dict[str, str]:
     }
 
 
+def usage_details(paths: RecordPaths) -> str:
+    """SQL for the usage object of an observation as JSON text: `usageDetails`, else (absent or `{}`) the legacy
+    `usage` object's `input` and `output` (what SDKs and integrations such as LiteLLM's send as `usage`)."""
+    details = paths.value("usageDetails")
+    parts = ", ".join(
+        f"struct_pack(k := {sql_string(key)}, v := try_cast({paths.value(f'usage.{key}')} as double))"
+        for key in ("input", "output")
+    )
+    legacy = paths.let(f"to_json(map_from_entries(list_filter([{parts}], lambda e: e.v is not null)))::varchar")
+    return f"coalesce(case when {details} <> '{{}}' then {details} end, nullif({legacy}, '{{}}'))"
+
+
 def read_langfuse(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
     """Options: `provider` (the provider of a call whose record names none; applied in staging, see
     `assets.ingest.records.resolve_model`) and `fields` (column → path(s), replacing `DEFAULT_FIELDS` per column)."""
@@ -127,7 +140,7 @@ def read_langfuse(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, 
     kind = paths.let(f"upper({paths.value('type')})")
     operations = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in CALL_TYPES.items())
     exprs.update(
-        usage_counts(paths, paths.value("usageDetails")),
+        usage_counts(paths, usage_details(paths)),
         event_time=paths.value("startTime"),
         latency_ms=latency_ms(paths.value("startTime"), paths.value("endTime")),
         provider=provider_id(provider),

@@ -12,6 +12,7 @@ ordered scan: rows are numbered in file order, and a file is read by one thread 
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,18 @@ def csv_records(path: Path) -> str:
     return f"(select * exclude (ordinality), ordinality as _row from {scan} with ordinality)"
 
 
+def holds_json_array(path: Path) -> bool:
+    """Whether a file (optionally gzipped) that should be JSON Lines is one JSON array instead (a log downloaded from
+    a console: `[{…}, {…}]`, often pretty-printed over many lines): its first non-blank character is `[`."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as stream:
+            head = stream.read(4096)
+    except (OSError, EOFError):
+        return False
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
+
+
 def jsonl_lines(path: Path) -> str:
     """`(line, _row)`: each line of a JSON Lines file (optionally gzipped) as raw text, with its line number.
 
@@ -85,7 +98,17 @@ def jsonl_lines(path: Path) -> str:
     separator is NUL, which JSON text cannot contain: a line that has one anyway is cut there, which leaves it
     malformed rather than lost. Empty lines hold no record and are skipped; the others keep their numbers.
     One buffer of `MAX_LINE_BYTES` per file: the parallel reader would allocate 16 of them for a gzipped file.
+
+    A file that is one JSON array (`holds_json_array`) is read as its elements instead, one record each, numbered
+    from 1 in array order: a broken array cannot be split into records, so it fails the read and is quarantined
+    once as an unreadable file, not once per line.
     """
+    if holds_json_array(path):
+        elements = (
+            f"read_json({sql_string(str(path))}, format = 'array', records = false, columns = {{'json': 'JSON'}}, "
+            f"maximum_object_size = {MAX_LINE_BYTES})"
+        )
+        return f"(select json::varchar as line, ordinality as _row from {elements} with ordinality)"
     scan = (
         f"read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
         "auto_detect = false, delim = chr(0), quote = '', escape = '', comment = '', strict_mode = false, "
