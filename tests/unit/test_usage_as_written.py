@@ -14,13 +14,15 @@ from genai_prices import Usage, calc_price
 
 from assets.config import load_settings
 from assets.ingest import records
+from assets.ingest.bedrock_logs import BEDROCK_INVOCATION_LOGS
 from assets.ingest.langfuse import LANGFUSE_OBSERVATIONS
 from assets.ingest.litellm import LITELLM_SPENDLOGS
 from assets.ingest.otlp import OTLP_JSON
 from assets.ingest.records import ModelName, resolve_model
 from assets.pricing import price_day
 from assets.raw import land_day
-from assets.staging import stage_day
+from assets.sql import connect
+from assets.staging import read_files, stage_day
 from tests.unit.test_ingest_readers import stage
 from tests.unit.test_staging import staged
 
@@ -298,3 +300,52 @@ def test_web_searches_are_priced_per_search_at_the_catalog_price(tmp_path: Path)
     expected = list_price("claude-sonnet-4-6", "anthropic", input_tokens=1000, output_tokens=100, web_searches=3)
     assert (row["web_search_requests"], row["list_cost"]) == (3, expected)
     assert expected == Decimal("0.0345")  # $0.0045 of tokens and 3 searches at $10 per thousand
+
+
+def bedrock_record(n: int, model: str) -> dict[str, Any]:
+    return {
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": f"2026-03-02T10:0{n}:00Z",
+        "accountId": "123456789012",
+        "region": "us-east-1",
+        "requestId": f"req-{n}",
+        "operation": "Converse",
+        "modelId": model,
+        "input": {
+            "inputContentType": "application/json",
+            "inputBodyJson": {"messages": [SECRET]},
+            "inputTokenCount": 10 * n,
+        },
+        "output": {"outputContentType": "application/json", "outputTokenCount": n},
+    }
+
+
+SECRET = "a prompt that must not be kept"
+
+
+def test_a_bedrock_log_saved_as_one_json_array_is_read_one_record_per_element(tmp_path: Path) -> None:
+    records_ = [bedrock_record(n, SONNET_35) for n in (1, 2, 3)]
+    console = tmp_path / "console-download.json"
+    console.write_text(json.dumps(records_, indent=2))
+    good, bad = stage(BEDROCK_INVOCATION_LOGS, [console])
+    assert bad == []
+    assert [(r["_row"], r["request_id"], r["input_tokens"], r["output_tokens"]) for r in good] == [
+        (1, "req-1", 10, 1),
+        (2, "req-2", 20, 2),
+        (3, "req-3", 30, 3),
+    ]
+    copy = tmp_path / "raw.json"
+    BEDROCK_INVOCATION_LOGS.redact(console, copy)  # type: ignore[misc]
+    assert SECRET not in copy.read_text()
+    assert stage(BEDROCK_INVOCATION_LOGS, [copy])[0] == [{**r, "_file": str(copy)} for r in good]
+
+
+def test_a_broken_json_array_is_one_unreadable_file_not_a_reject_per_line(tmp_path: Path) -> None:
+    broken = tmp_path / "console-download.json"
+    broken.write_text(json.dumps([bedrock_record(n, SONNET_35) for n in (1, 2, 3)], indent=2)[:-40])
+    con = connect()
+    read_files(con, BEDROCK_INVOCATION_LOGS, [broken], {})
+    assert con.execute("select count(*) from src_typed").fetchall() == [(0,)]
+    ((file, reason),) = con.execute("select * from unreadable").fetchall()
+    assert (file, reason.split(":")[0]) == ("console-download.json", "unreadable file")
