@@ -32,6 +32,7 @@ from assets.ingest.http_client import (
     day_bounds,
     fetch_pages,
     open_client,
+    options_check,
     page_records,
     parse_options,
     saved_pages,
@@ -213,7 +214,13 @@ def read_usage(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opt
 
 
 ANTHROPIC_COSTS = SourceKind(
-    "anthropic_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs, incomplete=unfinished_page_sets
+    "anthropic_costs",
+    "cost_lines",
+    read_costs,
+    FOCUS.checks,
+    fetch=fetch_costs,
+    check=options_check(AnthropicOptions),
+    incomplete=unfinished_page_sets,
 )
 ANTHROPIC_USAGE = SourceKind(
     "anthropic_usage",
@@ -221,5 +228,6 @@ ANTHROPIC_USAGE = SourceKind(
     read_usage,
     USAGE_EVENT_CHECKS,
     fetch=fetch_usage,
+    check=options_check(AnthropicOptions),
     incomplete=unfinished_page_sets,
 )

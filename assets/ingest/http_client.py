@@ -72,13 +72,29 @@ class ApiOptions(BaseModel):
     timeout_seconds: float = Field(default=60, gt=0, le=600)
 
 
+def options_check(model: type[ApiOptions]) -> Callable[[Mapping[str, Any]], None]:
+    """The `SourceKind.check` of an admin API kind: its options parse as `model` (saved pages read none of them, but
+    a misspelt option is still refused)."""
+
+    def check(options: Mapping[str, Any]) -> None:
+        try:
+            model.model_validate(options)
+        except ValidationError as exc:
+            raise ValueError(_option_problems(exc)) from None
+
+    return check
+
+
 def parse_options(model: type[OptionsT], source: Any) -> OptionsT:
     """The source's `options` as `model`, with an error naming the source and the option."""
     try:
         return model.model_validate(source.options)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"source {source.name}: options: {problems}") from None
+        raise ValueError(f"source {source.name}: {_option_problems(exc)}") from None
+
+
+def _option_problems(exc: ValidationError) -> str:
+    return "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}".rstrip(".") for e in exc.errors())
 
 
 @dataclass(frozen=True)
@@ -267,7 +283,7 @@ def unfinished_page_sets(con: duckdb.DuckDBPyConnection, files: list[Path]) -> l
     """(file, field, reason) for each series of pages (`<name>-NNNN.json`, landed as `<checksum>-<name>-NNNN.json`)
     whose last page says that more follow (`has_more: true`, or a `next_page` and no `has_more`): the pages after it
     were never saved, so the day is incomplete for the source. One query over the day's pages; a page that is not
-    JSON says nothing here (it is quarantined when read)."""
+    UTF-8 JSON says nothing here (it is quarantined when read)."""
     if not files:
         return []
     name = r"^(?:[0-9a-f]{16}-)?(.*)-([0-9]{4,})\.json$"
@@ -278,9 +294,9 @@ def unfinished_page_sets(con: duckdb.DuckDBPyConnection, files: list[Path]) -> l
                 parse_filename(filename) as file,
                 regexp_extract(parse_filename(filename), {sql_string(name)}, 1) as series,
                 regexp_extract(parse_filename(filename), {sql_string(name)}, 2) as page,
-                try(json_extract(content, '$.has_more')) as has_more,
-                try(json_extract_string(content, '$.next_page')) as next_page
-            from read_text($files)
+                try(json_extract(try(decode(content)), '$.has_more')) as has_more,
+                try(json_extract_string(try(decode(content)), '$.next_page')) as next_page
+            from read_blob($files)
         ),
 
         last_pages as (

@@ -59,6 +59,7 @@ from assets.ingest.records import (
     check_provider_option,
     configured_paths,
     latency_ms,
+    log_options_check,
     provider_id,
     redact_copy,
 )
@@ -168,5 +169,10 @@ def redact_observations(source: Path, target: Path) -> None:
 
 
 LANGFUSE_OBSERVATIONS = SourceKind(
-    "langfuse_observations", "usage_events", read_langfuse, USAGE_EVENT_CHECKS, redact=redact_observations
+    "langfuse_observations",
+    "usage_events",
+    read_langfuse,
+    USAGE_EVENT_CHECKS,
+    redact=redact_observations,
+    check=log_options_check(DEFAULT_FIELDS, CONTENT),
 )

@@ -46,6 +46,7 @@ from assets.ingest.records import (
     configured_paths,
     counts_text,
     latency_ms,
+    log_options_check,
     provider_id,
     redact_copy,
 )
@@ -181,5 +182,10 @@ def redact_spend_logs(source: Path, target: Path) -> None:
 
 
 LITELLM_SPENDLOGS = SourceKind(
-    "litellm_spendlogs", "usage_events", read_litellm, USAGE_EVENT_CHECKS, redact=redact_spend_logs
+    "litellm_spendlogs",
+    "usage_events",
+    read_litellm,
+    USAGE_EVENT_CHECKS,
+    redact=redact_spend_logs,
+    check=log_options_check(DEFAULT_FIELDS, CONTENT),
 )

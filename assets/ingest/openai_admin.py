@@ -31,6 +31,7 @@ from assets.ingest.http_client import (
     day_bounds,
     fetch_pages,
     open_client,
+    options_check,
     page_records,
     parse_options,
     saved_pages,
@@ -224,8 +225,20 @@ def read_usage(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opt
 
 
 OPENAI_COSTS = SourceKind(
-    "openai_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs, incomplete=unfinished_page_sets
+    "openai_costs",
+    "cost_lines",
+    read_costs,
+    FOCUS.checks,
+    fetch=fetch_costs,
+    check=options_check(OpenAiOptions),
+    incomplete=unfinished_page_sets,
 )
 OPENAI_USAGE = SourceKind(
-    "openai_usage", "usage_events", read_usage, USAGE_EVENT_CHECKS, fetch=fetch_usage, incomplete=unfinished_page_sets
+    "openai_usage",
+    "usage_events",
+    read_usage,
+    USAGE_EVENT_CHECKS,
+    fetch=fetch_usage,
+    check=options_check(OpenAiUsageOptions),
+    incomplete=unfinished_page_sets,
 )

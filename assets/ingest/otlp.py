@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from assets.ingest.base import SourceKind
-from assets.ingest.readers import create_view, json_error, jsonl_lines, project, sql_string
+from assets.ingest.readers import check_known_options, create_view, json_error, jsonl_lines, project, sql_string
 from assets.ingest.redact import redact_otlp_json
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
@@ -236,4 +236,12 @@ def read_otlp(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opti
     create_view(con, view, USAGE_EVENTS, [_select(path, keys) for path in files])
 
 
-OTLP_JSON = SourceKind("otlp_json", "usage_events", read_otlp, USAGE_EVENT_CHECKS, redact=redact_otlp_json)
+def check_otlp_options(options: Mapping[str, Any]) -> None:
+    """Options `attributes` (column → attribute keys) and `provider` (the provider of a span that names none)."""
+    check_known_options(options, ("attributes", "provider"))
+    attribute_keys(options)
+
+
+OTLP_JSON = SourceKind(
+    "otlp_json", "usage_events", read_otlp, USAGE_EVENT_CHECKS, redact=redact_otlp_json, check=check_otlp_options
+)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import duckdb
 from assets.ingest.otlp import PROVIDERS
 from assets.ingest.readers import (
     MISSING_COLUMN,
+    check_known_options,
     column_text,
     csv_records,
     json_pointer,
@@ -482,6 +483,20 @@ def check_provider_option(options: Mapping[str, Any]) -> None:
     fallback = options.get("provider")
     if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
         raise ValueError("options.provider: expected a provider id such as openai")
+
+
+def log_options_check(
+    defaults: Mapping[str, Sequence[str]], content: Collection[tuple[str, ...]], known: Collection[str] = ()
+) -> Callable[[Mapping[str, Any]], None]:
+    """The `SourceKind.check` of a log kind: options `fields` (paths checked as `configured_paths` does), `provider`
+    and the kind's own `known` ones."""
+
+    def check(options: Mapping[str, Any]) -> None:
+        check_known_options(options, {"fields", "provider", *known})
+        configured_paths(options, defaults, content)
+        check_provider_option(options)
+
+    return check
 
 
 def provider_catalog_id(name: str) -> str:
