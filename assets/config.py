@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from assets.schemas import DIMENSIONS
 
@@ -402,6 +402,16 @@ class Source(_Strict):
         if value not in SOURCE_KINDS:
             raise ValueError(f"unknown source kind {value!r}: one of {', '.join(sorted(SOURCE_KINDS))}")
         return value
+
+    @field_validator("options")
+    @classmethod
+    def _options_suit_the_kind(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from assets.ingest import SOURCE_KINDS
+
+        kind = SOURCE_KINDS.get(info.data.get("kind", ""))
+        if kind is not None and kind.check is not None:
+            kind.check(options)
+        return options
 
     @property
     def target(self) -> str:

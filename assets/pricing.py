@@ -61,8 +61,10 @@ PRICE_KEYS = (
     "cache_write_1h_mtok",
     "output_mtok",
     "requests_kcount",
+    "web_searches_kcount",
 )
-"""Price columns, named as genai-prices names them: USD per million tokens, and per thousand requests."""
+"""Price columns, named as genai-prices names them: USD per million tokens, and per thousand requests or web
+searches (server-side tool use, billed per search)."""
 
 _PRICE_QUANTUM = Decimal("1e-10")
 
@@ -130,6 +132,7 @@ class PriceOverride(_Dated):
     cache_write_1h_mtok: Price | None = None
     output_mtok: Price | None = None
     requests_kcount: Price | None = None
+    web_searches_kcount: Price | None = None
 
     @model_validator(mode="after")
     def _priced(self) -> Self:

@@ -83,7 +83,7 @@ USAGE_EVENTS: list[Column] = [
     Column("trace_id", "VARCHAR"),
     Column("span_id", "VARCHAR"),
     Column("parent_span_id", "VARCHAR"),
-    Column("provider", "VARCHAR", required=True),
+    Column("provider", "VARCHAR"),
     Column("model", "VARCHAR"),
     Column("operation", "VARCHAR"),
     Column("service_tier", "VARCHAR"),
@@ -106,11 +106,19 @@ USAGE_EVENTS: list[Column] = [
     Column("prompt_hash", "VARCHAR"),
     Column("prompt_simhash", "UBIGINT"),
     Column("latency_ms", "DOUBLE"),
+    Column("model_ref", "VARCHAR"),
+    Column("web_search_requests", "BIGINT"),
+    Column("usage_flag", "VARCHAR"),
 ]
 """One row per model call (or per vector query, tool call…). Token semantics, whatever the source:
 `input_tokens` is the total input including cache reads and writes; `cache_read_tokens`, `cache_write_tokens`
 (all TTLs) and `cache_write_1h_tokens` (the 1-hour part of the writes) are parts of it; `reasoning_tokens` is
-part of `output_tokens`. `attempt` is 1 for a first try. Prompt text never appears: only `prompt_hash`."""
+part of `output_tokens`. `attempt` is 1 for a first try. Prompt text never appears: only `prompt_hash`.
+`provider` may be left out by a source: staging infers it from the model (`assets.ingest.records.resolve_model`),
+and `model_ref` keeps the model as written where the catalog knows it by another name (a Vertex resource path).
+`web_search_requests` counts server-side web searches, billed per search. `usage_flag` is set by staging:
+`usage_missing` for a successful call that reported no tokens, `usage_partial` for one that reported input but no
+output (or output but no input): such a call is never priced as if it were free."""
 
 USAGE_METRICS: list[Column] = [
     Column("metric_time", "TIMESTAMPTZ", required=True),

@@ -25,6 +25,7 @@ from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import SourceKind
 from assets.ingest.readers import UnreadableFile
+from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, replace_partition, write_parquet
 from assets.raw import manifest_entries
@@ -65,7 +66,8 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
     file. A file that cannot be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not
     UTF-8) gets its reason instead: it is quarantined whole, the other files go on. Rows stay in file order, so what
     is staged from them needs no sort to be written the same way twice. `files_read` and `unreadable` are taken from
-    `delivery_files` for the per-day models."""
+    `delivery_files` for the per-day models. Usage rows that name no provider get one from their model
+    (`resolve_providers`)."""
     con.execute(
         "create or replace temp table delivery_files (_file varchar, rows_in bigint, unreadable_reason varchar)"
     )
@@ -85,12 +87,16 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
         except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into delivery_files values ($f, 0, $r)", {"f": str(path), "r": reason})
+    if kind.target == "usage_events":
+        resolve_providers(con, "src_typed", options.get("provider"))
     _delivery_views(con, kind)
 
 
 def _delivery_views(con: duckdb.DuckDBPyConnection, kind: SourceKind) -> None:
-    """What every day of the delivery reads besides `src_typed` and `delivery_files`. `unreadable` is a table:
-    DuckDB plans a union with an empty table away, which keeps the partitions' columns as NOT NULL as they were."""
+    """What every day of the delivery reads besides `src_typed` and `delivery_files`, including the signs that files
+    of the day are missing (`SourceKind.incomplete`, read from the files again: API pages are small). `unreadable`
+    is a table: DuckDB plans a union with an empty table away, which keeps the partitions' columns as NOT NULL as
+    they were."""
     con.execute(
         "create or replace temp table files_read as select _file from delivery_files where unreadable_reason is null"
     )
@@ -98,6 +104,12 @@ def _delivery_views(con: duckdb.DuckDBPyConnection, kind: SourceKind) -> None:
         "create or replace temp table unreadable as select parse_filename(_file) as source_file, "
         "unreadable_reason as reason from delivery_files where unreadable_reason is not null"
     )
+    con.execute("create or replace temp table incomplete (source_file varchar, column_name varchar, reason varchar)")
+    if kind.incomplete is not None:
+        files = [Path(r[0]) for r in con.execute("select _file from delivery_files").fetchall()]
+        gaps = kind.incomplete(con, files)
+        if gaps:
+            con.executemany("insert into incomplete values (?, ?, ?)", gaps)
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
     staged_and_rejected(con, "src_typed", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr)
 

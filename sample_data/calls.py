@@ -257,6 +257,9 @@ def generate_chunk(spec: ChunkSpec, con: duckdb.DuckDBPyConnection) -> pl.DataFr
             "prompt_hash": prompt.gather(c),
             "prompt_simhash": pl.repeat(None, n_rows, dtype=pl.UInt64, eager=True),
             "latency_ms": latency,
+            "model_ref": pl.repeat(None, n_rows, dtype=pl.String, eager=True),
+            "web_search_requests": pl.repeat(None, n_rows, dtype=pl.Int64, eager=True),
+            "usage_flag": pl.repeat(None, n_rows, dtype=pl.String, eager=True),
         }
     )
     return frame.select(column_names(USAGE_EVENTS)).sort("event_time", maintain_order=True)

@@ -9,7 +9,8 @@ parameters take brackets: `group_by[]=workspace_id&group_by[]=description`). A r
 Vendor quirks handled here: the cost `amount` is a decimal string in **cents** (`"123.78912"` = $1.2378912), turned into
 dollars exactly; `workspace_id` null is the default workspace; the usage report splits input into disjoint parts
 (uncached, cache reads, 5-minute and 1-hour cache writes), summed here into apportion's total `input_tokens`; it has no
-request count. Priority Tier costs never appear in the cost report.
+request count; `server_tool_use.web_search_requests` (billed per search) is `web_search_requests`. Priority Tier
+costs never appear in the cost report.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from assets.ingest.http_client import (
     day_bounds,
     fetch_pages,
     open_client,
+    options_check,
     page_records,
     parse_options,
     saved_pages,
+    unfinished_page_sets,
 )
 from assets.ingest.openai_admin import BUCKET_SUFFIX
 from assets.ingest.readers import create_view, project, sql_string
@@ -77,6 +80,7 @@ _USAGE_FIELDS = {
         "VARCHAR",
     ),
     "cache_creation": dict.fromkeys(CACHE_WRITES, "VARCHAR"),
+    "server_tool_use": {"web_search_requests": "VARCHAR"},
 }
 
 
@@ -189,6 +193,7 @@ def _usage_select(path: Path) -> str:
         "cache_write_tokens": whole_sum(writes),
         "cache_write_1h_tokens": cache_1h,
         "output_tokens": "_r.output_tokens",
+        "web_search_requests": "_r.server_tool_use.web_search_requests",
         "api_key_id": "_r.api_key_id",
     }
     return project(path, page_records(path, _BOUNDS, _USAGE_FIELDS, ()), USAGE_EVENTS, exprs, error="_error")
@@ -208,5 +213,21 @@ def read_usage(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opt
     create_view(con, view, USAGE_EVENTS, [_usage_select(path) for path in files])
 
 
-ANTHROPIC_COSTS = SourceKind("anthropic_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs)
-ANTHROPIC_USAGE = SourceKind("anthropic_usage", "usage_events", read_usage, USAGE_EVENT_CHECKS, fetch=fetch_usage)
+ANTHROPIC_COSTS = SourceKind(
+    "anthropic_costs",
+    "cost_lines",
+    read_costs,
+    FOCUS.checks,
+    fetch=fetch_costs,
+    check=options_check(AnthropicOptions),
+    incomplete=unfinished_page_sets,
+)
+ANTHROPIC_USAGE = SourceKind(
+    "anthropic_usage",
+    "usage_events",
+    read_usage,
+    USAGE_EVENT_CHECKS,
+    fetch=fetch_usage,
+    check=options_check(AnthropicOptions),
+    incomplete=unfinished_page_sets,
+)

@@ -55,3 +55,11 @@ class SourceKind:
     expects: Callable[[Any], str] | None = None
     """What a source of this kind expects at its path, and the setting that changes it: said in plain words when
     a day finds nothing there."""
+    check: Callable[[Mapping[str, Any]], object] | None = None
+    """`check(options)` raises ValueError naming the option when the source entry's `options` do not suit the kind
+    (an unknown option, a malformed path, a value of the wrong kind): run when the config is loaded, before any data
+    is read, so that `apportion check-config` reports it with the file and line."""
+    incomplete: Callable[[duckdb.DuckDBPyConnection, list[Path]], list[tuple[str, str, str]]] | None = None
+    """For a kind whose day is a set of files that says whether it is whole (API pages): `incomplete(con, files)`
+    lists (file name, field, reason) for each sign that files of the day are missing; each is quarantined and makes
+    the source's day incomplete in reconciliation."""

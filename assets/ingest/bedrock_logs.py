@@ -40,7 +40,14 @@ import duckdb
 
 from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.readers import create_view
-from assets.ingest.records import RecordPaths, configured_paths, counts_text, provider_id, redact_copy
+from assets.ingest.records import (
+    RecordPaths,
+    configured_paths,
+    counts_text,
+    log_options_check,
+    provider_id,
+    redact_copy,
+)
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import DIMENSIONS, USAGE_EVENTS
 
@@ -171,6 +178,13 @@ def read_invocation_logs(
     create_view(con, view, USAGE_EVENTS, [paths.select(con, path, "jsonl", exprs) for path in files])
 
 
+def check_bedrock_options(options: Mapping[str, Any]) -> None:
+    """Options `fields`, `provider`, `accounts` and `regions` (lists of names), `region` and `endpoint_url`."""
+    log_options_check(DEFAULT_FIELDS, CONTENT, ("accounts", "regions", "region", "endpoint_url"))(options)
+    _listed(options, "accounts")
+    _listed(options, "regions")
+
+
 def redact_invocation_logs(source: Path, target: Path) -> None:
     """The raw copy: invocation logs without the prompt and response bodies."""
     redact_copy(source, target, "jsonl", CONTENT)
@@ -183,4 +197,5 @@ BEDROCK_INVOCATION_LOGS = SourceKind(
     USAGE_EVENT_CHECKS,
     fetch=fetch_invocation_logs,
     redact=redact_invocation_logs,
+    check=check_bedrock_options,
 )

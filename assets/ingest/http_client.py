@@ -32,12 +32,16 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assets.ingest.base import Fetched
 from assets.ingest.readers import MALFORMED_JSON, NOT_AN_OBJECT, sql_string
 
 NO_DATA_ARRAY = "not an API page: no data array"
+INCOMPLETE_PAGE_SET = "incomplete page set"
+"""Quarantine reason (prefix) of a day whose last saved page says more pages follow: reconciliation marks the source's
+day incomplete."""
 
 _KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_*\-]{4,}")
 """What an API key looks like in a vendor's error message (OpenAI echoes a masked key on a 401)."""
@@ -68,13 +72,29 @@ class ApiOptions(BaseModel):
     timeout_seconds: float = Field(default=60, gt=0, le=600)
 
 
+def options_check(model: type[ApiOptions]) -> Callable[[Mapping[str, Any]], None]:
+    """The `SourceKind.check` of an admin API kind: its options parse as `model` (saved pages read none of them, but
+    a misspelt option is still refused)."""
+
+    def check(options: Mapping[str, Any]) -> None:
+        try:
+            model.model_validate(options)
+        except ValidationError as exc:
+            raise ValueError(_option_problems(exc)) from None
+
+    return check
+
+
 def parse_options(model: type[OptionsT], source: Any) -> OptionsT:
     """The source's `options` as `model`, with an error naming the source and the option."""
     try:
         return model.model_validate(source.options)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"source {source.name}: options: {problems}") from None
+        raise ValueError(f"source {source.name}: {_option_problems(exc)}") from None
+
+
+def _option_problems(exc: ValidationError) -> str:
+    return "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}".rstrip(".") for e in exc.errors())
 
 
 @dataclass(frozen=True)
@@ -256,6 +276,49 @@ def saved_pages(source: Any, day: date, names: Sequence[str]) -> list[Fetched] |
         Fetched(page, str(page), start)
         for name in names
         for page in sorted(folder.glob(f"{glob_escape(name)}-[0-9][0-9][0-9][0-9].json"))
+    ]
+
+
+def unfinished_page_sets(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[str, str, str]]:
+    """(file, field, reason) for each series of pages (`<name>-NNNN.json`, landed as `<checksum>-<name>-NNNN.json`)
+    whose last page says that more follow (`has_more: true`, or a `next_page` and no `has_more`): the pages after it
+    were never saved, so the day is incomplete for the source. One query over the day's pages; a page that is not
+    UTF-8 JSON says nothing here (it is quarantined when read)."""
+    if not files:
+        return []
+    name = r"^(?:[0-9a-f]{16}-)?(.*)-([0-9]{4,})\.json$"
+    rows = con.execute(
+        f"""
+        with pages as (
+            select
+                parse_filename(filename) as file,
+                regexp_extract(parse_filename(filename), {sql_string(name)}, 1) as series,
+                regexp_extract(parse_filename(filename), {sql_string(name)}, 2) as page,
+                try(json_extract(try(decode(content)), '$.has_more')) as has_more,
+                try(json_extract_string(try(decode(content)), '$.next_page')) as next_page
+            from read_blob($files)
+        ),
+
+        last_pages as (
+            select * from pages
+            where page <> ''
+            qualify page::bigint = max(page::bigint) over (partition by series)
+        )
+        select file, page, coalesce(next_page, 'none')
+        from last_pages
+        where coalesce(has_more::varchar = 'true', has_more is null and next_page is not null)
+        order by file
+        """,
+        {"files": [str(f) for f in files]},
+    ).fetchall()
+    return [
+        (
+            file,
+            "has_more",
+            f"{INCOMPLETE_PAGE_SET}: page {int(page)} is the last saved but says more follow "
+            f"(next_page {token}); the day's later pages are missing",
+        )
+        for file, page, token in rows
     ]
 
 

@@ -15,10 +15,12 @@ that spans traces, not a column of `usage_events`: map it with option `fields` i
 `metadata.<dimension>` (team, feature, agent, workflow); option `fields` maps any of them to other paths, e.g.
 `tags[team:*]` (the syntax is in `assets.ingest.records`). Observations carry no try number: an application that
 retries can put it in `metadata` and map it, `{attempt: metadata.attempt}` (a whole number ≥ 1). Langfuse
-observations do not name the provider: give option `provider` (e.g. `openai`) or a path in `fields.provider` (e.g.
-`metadata.ls_provider`, which LangChain sets); it is normalised to the price catalog's ids.
+observations do not name the provider: a path in `fields.provider` (e.g. `metadata.ls_provider`, which LangChain
+sets) reads it, normalised to the price catalog's ids; otherwise staging infers it from the model name (a file may
+mix providers), with option `provider` (e.g. `azure`) as the source's own answer for a bare model name.
 
-Tokens: `usageDetails` maps Langfuse usage types to counts, and Langfuse's convention is that the types are
+Tokens: `usageDetails` (else, absent or empty, the legacy `usage` object's `input` and `output`) maps Langfuse usage
+types to counts, and Langfuse's convention is that the types are
 disjoint parts — its SDKs subtract the cached tokens from `input` and store them as `input_cached_tokens` (OpenAI),
 Anthropic's `input` is already uncached beside `cache_read_input_tokens` and `cache_creation_input_tokens` — and
 that every type whose name contains `input` is input, every one containing `output` output (`total` is neither).
@@ -26,17 +28,19 @@ So, with names compared in lower case:
 
 | apportion | sum of the usageDetails values whose key | e.g. |
 |---|---|---|
-| input_tokens | contains `input` | input, input_cached_tokens, cache_creation_input_tokens |
-| cache_read_tokens | contains `input` and `cached` or `cache_read` | input_cached_tokens, cache_read_input_tokens |
-| cache_write_tokens | contains `input` and `cache_creation` or `cache_write` | cache_creation_input_tokens |
+| input_tokens | contains `input` (or `prompt`) | input, input_cached_tokens, cache_creation_input_tokens |
+| cache_read_tokens | is input and contains `cached` or `cache_read` | input_cached_tokens, cache_read_input_tokens |
+| cache_write_tokens | is input and contains `cache_creation` or `cache_write` | cache_creation_input_tokens |
 | cache_write_1h_tokens | is a cache-write key containing `1h` | |
-| output_tokens | contains `output` | output, output_reasoning_tokens |
-| reasoning_tokens | contains `output` and `reasoning` | output_reasoning_tokens |
+| output_tokens | contains `output` (or `completion`) | output, output_reasoning_tokens, completion_details.reasoning |
+| reasoning_tokens | is output and contains `reasoning` | output_reasoning_tokens, completion_details.reasoning |
+| web_search_requests | contains `web_search` and is neither | web_search_requests (Anthropic, billed per search) |
 
-Keys containing neither `input` nor `output` (`total`, `web_search_requests`) are not tokens. A `usageDetails` that
-is not an object of numbers is left as it is in `input_tokens`, where the validator rejects it showing the value.
-`costDetails` and `totalCost` are Langfuse's own prices, fixed when it ingested the observation (no re-pricing,
-langfuse#12184): they are not read, the pricing layer prices every call. `input` and `output` (prompt and
+`prompt` and `completion` are the names OpenAI-style usage objects use for input and output (an SDK that passes them
+through gives keys like `completion_details.reasoning`). Keys naming none of these (`total`) are not tokens. A
+`usageDetails` that is not an object of numbers is left as it is in `input_tokens`, where the validator rejects it
+showing the value. `costDetails` and `totalCost` are Langfuse's own prices, fixed when it ingested the observation (no
+re-pricing, langfuse#12184): they are not read, the pricing layer prices every call. `input` and `output` (prompt and
 response) are never read, and raw keeps a copy of each file without them (`redact`).
 """
 
@@ -51,7 +55,15 @@ import duckdb
 from assets.ingest.base import SourceKind
 from assets.ingest.counts import rows_as_parsed
 from assets.ingest.readers import create_view, file_format, sql_string
-from assets.ingest.records import RecordPaths, configured_paths, latency_ms, provider_id, redact_copy
+from assets.ingest.records import (
+    RecordPaths,
+    check_provider_option,
+    configured_paths,
+    latency_ms,
+    log_options_check,
+    provider_id,
+    redact_copy,
+)
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
 
@@ -73,8 +85,8 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
 
 CONTENT: tuple[tuple[str, ...], ...] = (("input",), ("output",))
 
-_INPUT = "contains(k, 'input')"
-_OUTPUT = "contains(k, 'output')"
+_INPUT = "(contains(k, 'input') or contains(k, 'prompt'))"
+_OUTPUT = "(contains(k, 'output') or contains(k, 'completion'))"
 _CACHE_WRITE = f"{_INPUT} and (contains(k, 'cache_creation') or contains(k, 'cache_write'))"
 TOKEN_KEYS = {
     "input_tokens": _INPUT,
@@ -83,6 +95,7 @@ TOKEN_KEYS = {
     "cache_write_1h_tokens": f"{_CACHE_WRITE} and contains(k, '1h')",
     "output_tokens": _OUTPUT,
     "reasoning_tokens": f"{_OUTPUT} and contains(k, 'reasoning')",
+    "web_search_requests": f"contains(k, 'web_search') and not {_INPUT} and not {_OUTPUT}",
 }
 """Which usageDetails keys (`k`, lower-cased) each token column sums (see the module docstring)."""
 
@@ -105,18 +118,23 @@ def usage_counts(paths: RecordPaths, usage: str) -> dict[str, str]:
     }
 
 
+def usage_details(paths: RecordPaths) -> str:
+    """SQL for the usage object of an observation as JSON text: `usageDetails`, else (absent or `{}`) the legacy
+    `usage` object's `input` and `output` (what SDKs and integrations such as LiteLLM's send as `usage`)."""
+    details = paths.value("usageDetails")
+    parts = ", ".join(
+        f"struct_pack(k := {sql_string(key)}, v := try_cast({paths.value(f'usage.{key}')} as double))"
+        for key in ("input", "output")
+    )
+    legacy = paths.let(f"to_json(map_from_entries(list_filter([{parts}], lambda e: e.v is not null)))::varchar")
+    return f"coalesce(case when {details} <> '{{}}' then {details} end, nullif({legacy}, '{{}}'))"
+
+
 def read_langfuse(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
-    """Options: `provider` (the provider of every call, when no path in `fields.provider` gives one) and `fields`
-    (column → path(s), replacing `DEFAULT_FIELDS` per column)."""
+    """Options: `provider` (the provider of a call whose record names none; applied in staging, see
+    `assets.ingest.records.resolve_model`) and `fields` (column → path(s), replacing `DEFAULT_FIELDS` per column)."""
     fields = configured_paths(options, DEFAULT_FIELDS, CONTENT)
-    fallback = options.get("provider")
-    if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
-        raise ValueError("options.provider: expected a provider id such as openai")
-    if fallback is None and "provider" not in fields:
-        raise ValueError(
-            "Langfuse observations do not name their provider: set options.provider (e.g. openai) "
-            "or options.fields.provider (e.g. metadata.ls_provider)"
-        )
+    check_provider_option(options)
     paths = RecordPaths()
     exprs = {column: paths.first(p) for column, p in fields.items()}
     provider = exprs.get("provider", "null")
@@ -124,10 +142,10 @@ def read_langfuse(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, 
     kind = paths.let(f"upper({paths.value('type')})")
     operations = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in CALL_TYPES.items())
     exprs.update(
-        usage_counts(paths, paths.value("usageDetails")),
+        usage_counts(paths, usage_details(paths)),
         event_time=paths.value("startTime"),
         latency_ms=latency_ms(paths.value("startTime"), paths.value("endTime")),
-        provider=provider_id(f"coalesce({provider}, {sql_string(fallback or '')})"),
+        provider=provider_id(provider),
         operation=exprs.get("operation", f"case {kind} {operations} end"),
         status=f"case when {failed} then 'error' else 'ok' end",
         error_type=f"case when {failed} then {exprs['error_type']} end",
@@ -158,5 +176,6 @@ LANGFUSE_OBSERVATIONS = SourceKind(
     USAGE_EVENT_CHECKS,
     redact=redact_observations,
     count_rows=rows_as_parsed,
+    check=log_options_check(DEFAULT_FIELDS, CONTENT),
 )
 """Only model calls are records, not every observation of a file: the rows parsed are the rows in."""

@@ -9,14 +9,15 @@ type; `attempt` = 1 + `metadata.attempted_retries` when LiteLLM logged it; `api_
 the API key id; `team_id` (else `metadata.user_api_key_team_id`, else `…_team_alias`) the team and `end_user` the
 customer.
 
-Tokens (FORMATS-AI §1.1, §6): `prompt_tokens` already includes cached tokens (litellm#15945), so it is
-`input_tokens` as it is; the cache parts are not columns but sit in `metadata.usage_object`: reads in
-`prompt_tokens_details.cached_tokens` (else `cache_read_input_tokens`), writes in `cache_creation_input_tokens`
-(else `prompt_tokens_details.cache_creation_tokens`), the 1-hour writes in
-`prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens`, and reasoning in
-`completion_tokens_details.reasoning_tokens`. `metadata` and `request_tags` are JSON text (or JSON values in a
-JSON Lines export); a record whose `metadata` is not JSON is rejected naming that column, since its cache tokens
-cannot be known.
+Tokens (FORMATS-AI §1.1, §6): `prompt_tokens` already includes cached tokens (litellm#15945), so it is `input_tokens` as
+it is; the cache parts are not columns but sit in `metadata.usage_object`: reads in
+`prompt_tokens_details.cached_tokens` (else `cache_read_input_tokens`), writes in `cache_creation_input_tokens` (else
+`prompt_tokens_details.cache_creation_tokens`), the 1-hour writes in
+`prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens`, reasoning in
+`completion_tokens_details.reasoning_tokens` (Responses API: `output_tokens_details.reasoning_tokens`), and Anthropic's
+server-side web searches (billed per search) in `server_tool_use.web_search_requests`. `metadata` and `request_tags` are
+JSON text (or JSON values in a JSON Lines export); a record whose `metadata` is not JSON is rejected naming that column,
+since its cache tokens cannot be known.
 
 A LiteLLM response-cache hit (`cache_hit` true; not provider prompt caching) was answered by the proxy without a
 provider call: it is staged with zero tokens and `request_count` 0, visible but neither priced nor a driver.
@@ -45,6 +46,7 @@ from assets.ingest.records import (
     configured_paths,
     counts_text,
     latency_ms,
+    log_options_check,
     provider_id,
     redact_copy,
 )
@@ -153,7 +155,10 @@ def spend_log_exprs(paths: RecordPaths, fields: Mapping[str, Sequence[FieldPath]
         cache_write_1h_tokens=count(
             f"{_USAGE}.prompt_tokens_details.cache_creation_token_details.ephemeral_1h_input_tokens"
         ),
-        reasoning_tokens=count(f"{_USAGE}.completion_tokens_details.reasoning_tokens"),
+        reasoning_tokens=count(
+            f"{_USAGE}.completion_tokens_details.reasoning_tokens", f"{_USAGE}.output_tokens_details.reasoning_tokens"
+        ),
+        web_search_requests=count(f"{_USAGE}.server_tool_use.web_search_requests"),
         request_count=f"case when {cached} then '0' else '1' end",
         status=f"case when {status} = 'failure' then 'error' when {status} = 'success' or {status} is null "
         f"then 'ok' else {status} end",
@@ -177,5 +182,10 @@ def redact_spend_logs(source: Path, target: Path) -> None:
 
 
 LITELLM_SPENDLOGS = SourceKind(
-    "litellm_spendlogs", "usage_events", read_litellm, USAGE_EVENT_CHECKS, redact=redact_spend_logs
+    "litellm_spendlogs",
+    "usage_events",
+    read_litellm,
+    USAGE_EVENT_CHECKS,
+    redact=redact_spend_logs,
+    check=log_options_check(DEFAULT_FIELDS, CONTENT),
 )

@@ -31,9 +31,11 @@ from assets.ingest.http_client import (
     day_bounds,
     fetch_pages,
     open_client,
+    options_check,
     page_records,
     parse_options,
     saved_pages,
+    unfinished_page_sets,
 )
 from assets.ingest.readers import create_view, project, sql_string
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
@@ -222,5 +224,21 @@ def read_usage(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opt
     create_view(con, view, USAGE_EVENTS, [_usage_select(path) for path in files])
 
 
-OPENAI_COSTS = SourceKind("openai_costs", "cost_lines", read_costs, FOCUS.checks, fetch=fetch_costs)
-OPENAI_USAGE = SourceKind("openai_usage", "usage_events", read_usage, USAGE_EVENT_CHECKS, fetch=fetch_usage)
+OPENAI_COSTS = SourceKind(
+    "openai_costs",
+    "cost_lines",
+    read_costs,
+    FOCUS.checks,
+    fetch=fetch_costs,
+    check=options_check(OpenAiOptions),
+    incomplete=unfinished_page_sets,
+)
+OPENAI_USAGE = SourceKind(
+    "openai_usage",
+    "usage_events",
+    read_usage,
+    USAGE_EVENT_CHECKS,
+    fetch=fetch_usage,
+    check=options_check(OpenAiUsageOptions),
+    incomplete=unfinished_page_sets,
+)

@@ -23,7 +23,7 @@ import duckdb
 
 from assets.ingest.base import SourceKind
 from assets.ingest.counts import rows_as_parsed
-from assets.ingest.readers import create_view, json_error, jsonl_lines, project, sql_string
+from assets.ingest.readers import check_known_options, create_view, json_error, jsonl_lines, project, sql_string
 from assets.ingest.redact import redact_otlp_json
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
@@ -35,13 +35,18 @@ children's token totals, so counting it would count those tokens twice. Their ch
 DEFAULT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "provider": ("gen_ai.provider.name", "gen_ai.system"),
     "model": ("gen_ai.response.model", "gen_ai.request.model"),
-    "operation": ("gen_ai.operation.name",),
+    "operation": ("gen_ai.operation.name", "llm.request.type"),
     "service_tier": ("openai.response.service_tier", "gen_ai.openai.response.service_tier"),
-    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
-    "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens",),
-    "cache_write_tokens": ("gen_ai.usage.cache_creation.input_tokens",),
-    "reasoning_tokens": ("gen_ai.usage.reasoning.output_tokens",),
+    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens"),
+    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens"),
+    "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"),
+    "cache_write_tokens": ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens"),
+    "reasoning_tokens": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "gen_ai.usage.output_tokens_details.reasoning_tokens",
+        "llm.usage.reasoning_tokens",
+    ),
     "request_id": ("gen_ai.response.id",),
     "error_type": ("error.type",),
     "team": ("app.team",),
@@ -55,7 +60,12 @@ DEFAULT_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 """Attribute keys per column, tried in order on the span's attributes, then on its resource's. Deprecated
 names (`gen_ai.system`, `prompt_tokens`, `completion_tokens`) come after the current ones: instrumentations
-before semconv 1.37 emit the old names."""
+before semconv 1.37 emit the old names, and OpenLLMetry (Traceloop) and OpenLIT still write their own
+(`llm.request.type`, `llm.usage.*`, `gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.reasoning_tokens`)."""
+
+OPERATIONS = {"completion": "text_completion", "embedding": "embeddings", "embeddings": "embeddings"}
+"""Operation names of the legacy attributes (Traceloop's `llm.request.type`: chat, completion, embedding, rerank)
+that differ from the GenAI semconv names."""
 
 SPAN_COLUMNS = frozenset(
     {"event_time", "trace_id", "span_id", "parent_span_id", "latency_ms", "status", "request_count"}
@@ -204,8 +214,10 @@ def _select(path: Path, keys: Mapping[str, Sequence[str]]) -> str:
     error_type = exprs["error_type"]
     failed = f"(_span.status.code in ('2', 'STATUS_CODE_ERROR') or {error_type} is not null)"
     start, end = "_span.startTimeUnixNano", "_span.endTimeUnixNano"
+    operations = " ".join(f"when {sql_string(k)} then {sql_string(v)}" for k, v in OPERATIONS.items())
     exprs.update(
         provider=_provider(exprs["provider"]),
+        operation=f"case lower({exprs['operation']}) {operations} else {exprs['operation']} end",
         error_type=f"coalesce({error_type}, case when {failed} then nullif(_span.status.message, '') end)",
         status=f"case when {failed} then 'error' else 'ok' end",
         event_time=_nanos_text(start),
@@ -225,7 +237,19 @@ def read_otlp(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opti
     create_view(con, view, USAGE_EVENTS, [_select(path, keys) for path in files])
 
 
+def check_otlp_options(options: Mapping[str, Any]) -> None:
+    """Options `attributes` (column → attribute keys) and `provider` (the provider of a span that names none)."""
+    check_known_options(options, ("attributes", "provider"))
+    attribute_keys(options)
+
+
 OTLP_JSON = SourceKind(
-    "otlp_json", "usage_events", read_otlp, USAGE_EVENT_CHECKS, redact=redact_otlp_json, count_rows=rows_as_parsed
+    "otlp_json",
+    "usage_events",
+    read_otlp,
+    USAGE_EVENT_CHECKS,
+    redact=redact_otlp_json,
+    count_rows=rows_as_parsed,
+    check=check_otlp_options,
 )
 """A line is a batch of spans, and only GenAI spans are records: the rows parsed are the rows in."""

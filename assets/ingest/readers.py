@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,13 @@ _SLASH_FORMATS = [f"{d} {t}".strip() for d in ("%m/%d/%y", "%m/%d/%Y") for t in 
 class UnreadableFile(ValueError):
     """A file whose content a kind cannot read at all (a CUR without its line item type column): staging quarantines
     it whole, as it does a file DuckDB cannot parse, and goes on with the other files."""
+
+
+def check_known_options(options: Mapping[str, Any], known: Collection[str]) -> None:
+    """Refuse options a kind does not read (a misspelt `provider` would otherwise be ignored without a word)."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"options: {', '.join(unknown)} not read by this kind; it reads {', '.join(sorted(known))}")
 
 
 def sql_string(value: str) -> str:
@@ -110,6 +117,18 @@ def declared_csv_records(path: Path) -> str:
     return f"(select * exclude (ordinality), ordinality as _row from {scan} with ordinality)"
 
 
+def holds_json_array(path: Path) -> bool:
+    """Whether a file (optionally gzipped) that should be JSON Lines is one JSON array instead (a log downloaded from
+    a console: `[{…}, {…}]`, often pretty-printed over many lines): its first non-blank character is `[`."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as stream:
+            head = stream.read(4096)
+    except (OSError, EOFError):
+        return False
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
+
+
 def jsonl_lines(path: Path) -> str:
     """`(line, _row)`: each line of a JSON Lines file (optionally gzipped) as raw text, with its line number.
 
@@ -117,7 +136,17 @@ def jsonl_lines(path: Path) -> str:
     separator is NUL, which JSON text cannot contain: a line that has one anyway is cut there, which leaves it
     malformed rather than lost. Empty lines hold no record and are skipped; the others keep their numbers.
     One buffer of `MAX_LINE_BYTES` per file: the parallel reader would allocate 16 of them for a gzipped file.
+
+    A file that is one JSON array (`holds_json_array`) is read as its elements instead, one record each, numbered
+    from 1 in array order: a broken array cannot be split into records, so it fails the read and is quarantined
+    once as an unreadable file, not once per line.
     """
+    if holds_json_array(path):
+        elements = (
+            f"read_json({sql_string(str(path))}, format = 'array', records = false, columns = {{'json': 'JSON'}}, "
+            f"maximum_object_size = {MAX_LINE_BYTES})"
+        )
+        return f"(select json::varchar as line, ordinality as _row from {elements} with ordinality)"
     scan = (
         f"read_csv({sql_string(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
         "auto_detect = false, delim = chr(0), quote = '', escape = '', comment = '', strict_mode = false, "
@@ -280,18 +309,36 @@ def canonical_select(
     return project(path, relation, schema, exprs)
 
 
-def canonical_reader(schema: list[Column], formats: frozenset[str]) -> Reader:
-    """A `read` for files in the canonical layout of `schema`, in any of the file `formats`.
-
-    Option `fields`: schema column → the file's name for it, e.g. `{"team": "team_name"}`.
-    """
+def canonical_check(schema: list[Column], extra: Collection[str] = ()) -> Callable[[Mapping[str, Any]], None]:
+    """The `SourceKind.check` of a canonical kind: option `fields` renames columns of `schema`; `extra` names the
+    other options the kind reads (a usage source's `provider`, for a call whose record names none)."""
     known = {c.name for c in schema}
 
-    def read(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
-        fields: Mapping[str, str] = options.get("fields") or {}
+    def check(options: Mapping[str, Any]) -> None:
+        check_known_options(options, ("fields", *extra))
+        fields = options.get("fields") or {}
+        if not isinstance(fields, Mapping) or not all(isinstance(v, str) for v in fields.values()):
+            raise ValueError("options.fields: expected a mapping of column → the file's name for it")
         unknown = sorted(set(fields) - known)
         if unknown:
             raise ValueError(f"options.fields: not columns of the target schema: {', '.join(unknown)}")
+
+    return check
+
+
+def canonical_reader(
+    schema: list[Column], formats: frozenset[str], check: Callable[[Mapping[str, Any]], None] | None = None
+) -> Reader:
+    """A `read` for files in the canonical layout of `schema`, in any of the file `formats`.
+
+    Option `fields`: schema column → the file's name for it, e.g. `{"team": "team_name"}`; `check` checks the
+    options first (`canonical_check(schema)` unless given).
+    """
+    check = check or canonical_check(schema)
+
+    def read(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
+        check(options)
+        fields: Mapping[str, str] = options.get("fields") or {}
         selects = []
         for path in files:
             if file_format(path) not in formats:

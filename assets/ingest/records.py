@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import duckdb
 from assets.ingest.otlp import PROVIDERS
 from assets.ingest.readers import (
     MISSING_COLUMN,
+    check_known_options,
     column_text,
     csv_records,
     json_pointer,
@@ -55,10 +56,14 @@ _SEGMENT = rf"(?:{_BARE}|{_QUOTED})"
 _PATH = re.compile(rf'(?P<steps>{_SEGMENT}(?:\.{_SEGMENT})*)(?:\[(?P<prefix>[^\[\]*"]*)\*\])?')
 _STEPS = re.compile(rf'(?:^|\.)(?:"(?P<quoted>(?:[^"]|"")+)"|(?P<bare>{_BARE}))')
 
-FIELD_COLUMNS = (*(c.name for c in USAGE_EVENTS if c.type == "VARCHAR" and c.name != "status"), "attempt")
+FIELD_COLUMNS = (
+    *(c.name for c in USAGE_EVENTS if c.type == "VARCHAR" and c.name not in ("status", "model_ref", "usage_flag")),
+    "attempt",
+)
 """Columns option `fields` may set: the text columns, and `attempt` (a log that carries the try number in its own
 metadata; cast and checked like any `attempt`: a whole number, 1 for a first try). `status` is normalised from each
-source's own codes; token counts and times are read from fixed places."""
+source's own codes; token counts and times are read from fixed places; `model_ref` and `usage_flag` are set by
+staging."""
 
 
 @dataclass(frozen=True)
@@ -383,3 +388,156 @@ def latency_ms(start: str, end: str) -> str:
     """SQL for milliseconds from timestamp text `start` to `end`, null when either does not parse (text without a
     zone is read in the session's zone, UTC: the same for both, so the difference holds)."""
     return f"date_diff('microsecond', try_cast({start} as timestamptz), try_cast({end} as timestamptz)) / 1000"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Provider and model from the model name, for every usage kind
+
+_VERTEX = re.compile(
+    r"(?:projects/[^/]+/(?:locations/[^/]+/)?(?:publishers/[^/]+/)?|publishers/[^/]+/)models/(?P<model>[^/]+)"
+)
+"""A Vertex AI model resource name (`projects/p/locations/l/publishers/google/models/gemini-2.5-flash`,
+`publishers/anthropic/models/claude-3-5-sonnet@20240620`, `projects/p/locations/l/models/gemini-2.5-flash`): Google
+serves it, whoever published it, and the price catalog knows it by its last part."""
+
+_BEDROCK_ARN = re.compile(r"arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:(?P<type>[a-z-]+)/(?P<id>.+)")
+_BEDROCK_ARN_MODELS = frozenset({"foundation-model", "inference-profile"})
+"""ARN resource types whose id is a Bedrock model id; others (application inference profiles, provisioned or custom
+models) keep the whole ARN, which `aliases` in the prices file price as a foundation model."""
+
+_BEDROCK_ID = re.compile(r"(?:[a-z]{2,7}\.)?[a-z][a-z0-9]*\.[a-z0-9][a-z0-9.\-]*(?:-v\d+(?::\d+)?|:\d+)")
+"""The shape of a Bedrock model id, `<vendor>.<model>-v<n>[:<m>]` with an optional cross-region prefix
+(`anthropic.claude-3-5-sonnet-20240620-v1:0`, `us.anthropic.claude-3-7-sonnet-20250219-v1:0`,
+`cohere.embed-english-v3`): served by AWS, priced by the catalog's `aws` models."""
+
+
+@dataclass(frozen=True)
+class ModelName:
+    """What a model name says: the provider it names (None when it names none) and the model as the price catalog
+    knows it (`model` unchanged when no resource path or prefix had to be taken off)."""
+
+    provider: str | None
+    model: str
+
+
+def _prefix_provider(prefix: str) -> str | None:
+    """The catalog id of a `provider/model` prefix: a known writer's name, else genai-prices' provider matching."""
+    from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
+
+    name = prefix.strip().lower()
+    if name in PROVIDER_IDS:
+        return PROVIDER_IDS[name]
+    found = find_provider_by_id(get_snapshot().providers, name) if name else None
+    return found.id if found else None
+
+
+def read_model_name(model: str) -> ModelName:
+    """The provider a model name names by its form — a Vertex resource path, a Bedrock ARN or model id, a
+    `provider/model` prefix — and the model without the path or prefix. A bare name names no provider."""
+    text = model.strip()
+    if vertex := _VERTEX.fullmatch(text):
+        return ModelName("google", vertex["model"])
+    if arn := _BEDROCK_ARN.fullmatch(text):
+        return ModelName("aws", arn["id"] if arn["type"] in _BEDROCK_ARN_MODELS else text)
+    if _BEDROCK_ID.fullmatch(text.lower()):
+        return ModelName("aws", text)
+    prefix, slash, rest = text.partition("/")
+    if slash and rest and (provider := _prefix_provider(prefix)):
+        inner = read_model_name(rest)
+        return ModelName(provider, inner.model if inner.provider in (None, provider) else rest)
+    return ModelName(None, text)
+
+
+def catalog_provider(model: str) -> str | None:
+    """The provider genai-prices finds for a bare model name: the provider whose own model matching claims it
+    (`claude-…` → anthropic), else the one provider that lists it among its own models, a provider that resells
+    another's models (Azure, OpenAI's) giving way to the one it resells. None when no provider, or several, have it."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    snapshot = get_snapshot()
+    try:
+        return snapshot.find_provider(model.lower(), None, None).id
+    except LookupError:
+        pass
+    listing = [p for p in snapshot.providers if p.find_model(model) is not None]
+    ids = {p.id for p in listing}
+    origins = [p.id for p in listing if not ids & set(p.fallback_model_providers or ())]
+    return origins[0] if len(origins) == 1 else None
+
+
+def resolve_model(provider: str | None, model: str, fallback: str | None) -> ModelName:
+    """The provider and catalog model of a call: the provider the record gives, else the one its model name names
+    by its form, else the source's `fallback` (option `provider`), else the catalog's match for the name. The model
+    loses a resource path, and a prefix naming the provider it ends with (`openai/gpt-4o` from OpenAI, not
+    `anthropic/claude-3.5-sonnet` from OpenRouter)."""
+    named = read_model_name(model)
+    if provider is not None:
+        resource = _VERTEX.fullmatch(model.strip()) or _BEDROCK_ARN.fullmatch(model.strip())
+        return ModelName(provider, named.model if resource or named.provider in (None, provider) else model)
+    chosen = named.provider or (fallback and provider_catalog_id(fallback)) or catalog_provider(named.model)
+    return ModelName(chosen, named.model)
+
+
+def check_provider_option(options: Mapping[str, Any]) -> None:
+    """Refuse an option `provider` that is not a provider name."""
+    fallback = options.get("provider")
+    if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
+        raise ValueError("options.provider: expected a provider id such as openai")
+
+
+def log_options_check(
+    defaults: Mapping[str, Sequence[str]], content: Collection[tuple[str, ...]], known: Collection[str] = ()
+) -> Callable[[Mapping[str, Any]], None]:
+    """The `SourceKind.check` of a log kind: options `fields` (paths checked as `configured_paths` does), `provider`
+    and the kind's own `known` ones."""
+
+    def check(options: Mapping[str, Any]) -> None:
+        check_known_options(options, {"fields", "provider", *known})
+        configured_paths(options, defaults, content)
+        check_provider_option(options)
+
+    return check
+
+
+def provider_catalog_id(name: str) -> str:
+    """A provider name normalised as `provider_id` does in SQL."""
+    key = name.strip().lower()
+    return PROVIDER_IDS.get(key, key)
+
+
+def resolve_providers(con: duckdb.DuckDBPyConnection, table: str, fallback: str | None) -> None:
+    """Give the calls of the typed usage table `table` (`assets.ingest.validate.cast_table`) their provider and
+    catalog model where the record left the provider out or wrote the model as a resource path or with a prefix
+    (`resolve_model`); the name as written is kept in `model_ref`. The distinct (provider, model) pairs are resolved
+    once each and joined back in one update; a call left without a provider is rejected naming its model."""
+    pairs = con.execute(
+        f"select distinct provider, model from {table} where _failure is null and model is not null"
+    ).fetchall()
+    changes = []
+    for provider, model in pairs:
+        resolved = resolve_model(provider, model, fallback)
+        if resolved != ModelName(provider, model):
+            changes.append((provider, model, resolved.provider, resolved.model))
+    if changes:
+        con.execute(
+            "create or replace temp table model_resolution "
+            "(provider varchar, model varchar, to_provider varchar, to_model varchar)"
+        )
+        con.executemany("insert into model_resolution values (?, ?, ?, ?)", changes)
+        con.execute(
+            f"update {table} t set provider = r.to_provider, model = r.to_model, "
+            "model_ref = case when r.to_model <> t.model then t.model else t.model_ref end "
+            "from model_resolution r where t._failure is null and t.model = r.model "
+            "and t.provider is not distinct from r.provider"
+        )
+    if fallback:
+        con.execute(
+            f"update {table} set provider = $provider where _failure is null and provider is null and model is null",
+            {"provider": provider_catalog_id(fallback)},
+        )
+    con.execute(
+        f"update {table} set _failure = struct_pack(col := 'provider', why := case when model is null "
+        "then 'provider unknown: the record names no provider and no model' else 'provider unknown: the record "
+        "names none, the source has no option provider and the price catalog matches none for model ' || model "
+        "end, val := left(model, 200)) where _failure is null and provider is null"
+    )

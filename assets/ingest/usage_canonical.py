@@ -5,7 +5,7 @@ file's own name for it, e.g. `{"team": "team_name"}`."""
 from __future__ import annotations
 
 from assets.ingest.base import SourceKind
-from assets.ingest.readers import canonical_reader
+from assets.ingest.readers import canonical_check, canonical_reader
 from assets.ingest.validate import RowCheck
 from assets.schemas import USAGE_EVENTS
 
@@ -31,12 +31,20 @@ USAGE_EVENT_CHECKS: tuple[RowCheck, ...] = (
 """Token buckets are parts of their totals whatever the source (`assets.schemas.USAGE_EVENTS`); checked where
 the total is known. `attempt` counts tries from 1: a 0 would be neither a first try nor a retry."""
 
+_CHECK = canonical_check(USAGE_EVENTS, ("provider",))
+"""Options `fields` and `provider` (the provider of a call whose record names none)."""
+
 USAGE_JSONL = SourceKind(
-    "usage_jsonl", "usage_events", canonical_reader(USAGE_EVENTS, frozenset({"jsonl"})), USAGE_EVENT_CHECKS
+    "usage_jsonl",
+    "usage_events",
+    canonical_reader(USAGE_EVENTS, frozenset({"jsonl"}), _CHECK),
+    USAGE_EVENT_CHECKS,
+    check=_CHECK,
 )
 USAGE_PARQUET = SourceKind(
     "usage_parquet",
     "usage_events",
-    canonical_reader(USAGE_EVENTS, frozenset({"parquet"})),
+    canonical_reader(USAGE_EVENTS, frozenset({"parquet"}), _CHECK),
     USAGE_EVENT_CHECKS,
+    check=_CHECK,
 )

@@ -1,8 +1,9 @@
 -- reconciliation: per day and configured source, the source's cost against what the fact table holds for it;
--- a source with no file that day, a file that could not be read, or a share of a line waiting for its period's
--- usage (a usage spread) makes the day incomplete for it, and `incomplete_reason` says which in plain words (for a
--- day that found nothing: where the source looked and what it expected there, as raw landing recorded it in
--- $found_nothing, one entry per source). For bills split by list-priced calls, what the calls cost
+-- a source with no file that day, a file that could not be read, a share of a line waiting for its period's
+-- usage (a usage spread) or a saved page set whose last page says more follow makes the day incomplete for it, and
+-- `incomplete_reason` says which in plain words (for a day that found nothing: where the source looked and what it
+-- expected there, as raw landing recorded it in $found_nothing, one entry per source). For bills split by
+-- list-priced calls, what the calls cost
 -- at list price, the residual (billed - list: discounts, drift, calls never logged), the part of it the vendor's
 -- usage report shows as calls never logged, and billed spend with no telemetry at all (from true_up)
 with sources as (
@@ -29,7 +30,9 @@ quarantined as (
         source,
         count(*) as rows_quarantined,
         -- a line spread by usage waits in quarantine until its period's usage is all staged
-        count(*) filter (where column_name = 'x_SpreadMethod') as shares_waiting
+        count(*) filter (where column_name = 'x_SpreadMethod') as shares_waiting,
+        -- a saved page set whose last page says more pages follow: the day's later pages are missing
+        count(*) filter (where starts_with(reason, 'incomplete page set')) as page_sets_incomplete
     from quarantine_day
     group by source
 ),
@@ -73,13 +76,15 @@ select
     coalesce(x.unlogged, 0)::decimal(38, 10) as unlogged_usd,
     coalesce(x.no_telemetry, 0)::decimal(38, 10) as no_telemetry_usd,
     coalesce(f.files, 0) > 0 and coalesce(u.files_unreadable, 0) = 0 and coalesce(q.shares_waiting, 0) = 0
-        as complete,
+        and coalesce(q.page_sets_incomplete, 0) = 0 as complete,
     case
         when coalesce(f.files, 0) = 0 then coalesce(s.found_nothing, 'no file landed for the day: land it first')
         when coalesce(u.files_unreadable, 0) > 0
             then u.files_unreadable::varchar || ' file(s) could not be read, e.g. ' || u.first_unreadable
         when coalesce(q.shares_waiting, 0) > 0
             then q.shares_waiting::varchar || ' share(s) of lines spread by usage wait for their period''s usage'
+        when coalesce(q.page_sets_incomplete, 0) > 0
+            then q.page_sets_incomplete::varchar || ' saved page set(s) whose last page says more follow'
     end as incomplete_reason
 from sources s
 left join source_totals t on s.source = t.source

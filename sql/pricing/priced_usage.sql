@@ -98,7 +98,8 @@ candidates as (
         p.cache_write_mtok,
         p.cache_write_1h_mtok,
         p.output_mtok,
-        p.requests_kcount
+        p.requests_kcount,
+        p.web_searches_kcount
     from boxes b
     inner join price_table p
         on p.provider = b.provider
@@ -146,7 +147,8 @@ select
         'cache_write': cast(coalesce(cache_write_mtok, input_mtok, 0) * 10000000000 as bigint),
         'cache_write_1h': cast(coalesce(cache_write_1h_mtok, cache_write_mtok, input_mtok, 0) * 10000000000 as bigint),
         'output': cast(coalesce(output_mtok, 0) * 10000000000 as bigint),
-        'requests': cast(coalesce(requests_kcount, 0) * 10000000000 as bigint)
+        'requests': cast(coalesce(requests_kcount, 0) * 10000000000 as bigint),
+        'web_searches': cast(coalesce(web_searches_kcount, 0) * 10000000000 as bigint)
     } as price
 from candidates
 qualify row_number() over (
@@ -241,8 +243,11 @@ select
     case
         when operation = 'vector_query' then cast(0 as decimal(38, 10))
         when _price is null then null
+        -- a call that reported no usage has no known cost: not 0, which would read as a free call
+        when usage_flag = 'usage_missing' then null
         when coalesce(input_tokens, 0) = 0 and coalesce(cache_read_tokens, 0) = 0
             and coalesce(cache_write_tokens, 0) = 0 and coalesce(output_tokens, 0) = 0
+            and coalesce(web_search_requests, 0) = 0
             then cast(0 as decimal(38, 10))
         else cast(
             cast(
@@ -254,11 +259,16 @@ select
                 + coalesce(output_tokens, 0) * _price.output::hugeint
                 + coalesce(request_count, case when operation like '%:bucket%' then 0 else 1 end)
                     * _price.requests::hugeint * 1000
+                + coalesce(web_search_requests, 0) * _price.web_searches::hugeint * 1000
                 as decimal(38, 0)
             ) * 0.0000000000000001
             as decimal(38, 10)
         )
     end as list_cost,
     _price.catalog_model as catalog_model,
-    case when operation = 'vector_query' then 'not a model call' else _price.price_source end as price_source
+    case
+        when operation = 'vector_query' then 'not a model call'
+        when usage_flag = 'usage_missing' and _price is not null then 'usage missing: not priced'
+        else _price.price_source
+    end as price_source
 from boxed

@@ -4,7 +4,8 @@ create or replace temp view unpriced_models as
 with unpriced as (
     select *
     from priced_day
-    where list_cost is null
+    -- a priced model's call that reported no usage is flagged usage_missing, not a model to add to the prices
+    where list_cost is null and price_source is null
 )
 
 select

@@ -1,6 +1,7 @@
 -- quarantine_day: rows of one source rejected for $charge_date, with file, row, column and reason: rows that do
 -- not fit the schema (or undated ones, from that day's own files), rows that cannot be staged on that day, and
--- whole files that could not be read at all (no row, no column)
+-- whole files that could not be read at all (no row, no column), and files of a set that says it is not whole (the
+-- last saved API page says more follow)
 select
     charge_date,
     $source as source,
@@ -31,4 +32,14 @@ select
     reason,
     null as raw_value
 from unreadable
+union all
+select
+    $charge_date::date as charge_date,
+    $source as source,
+    source_file,
+    null as source_row,
+    column_name,
+    reason,
+    null as raw_value
+from incomplete
 order by source_file, source_row nulls first

@@ -445,10 +445,11 @@ def test_a_missing_key_or_a_bad_option_fails_before_any_request(server, tmp_path
     monkeypatch.delenv("ANTHROPIC_ADMIN_KEY")
     with pytest.raises(AdminApiError, match="environment variable ANTHROPIC_ADMIN_KEY is not set"):
         anthropic_admin.fetch_costs(source("anthropic_costs", server), DAY, tmp_path)
-    with pytest.raises(ValueError, match=r"source vendor: options: endpoints\.0: Input should be 'completions'"):
-        openai_admin.fetch_usage(source("openai_usage", server, endpoints=["images"]), DAY, tmp_path)
-    with pytest.raises(ValueError, match="source vendor: options: api_key: Extra inputs are not permitted"):
-        openai_admin.fetch_usage(source("openai_usage", server, api_key=KEY), DAY, tmp_path)
+    # a bad option is refused when the config is loaded, before any fetch can be attempted
+    with pytest.raises(ValueError, match=r"options\.endpoints\.0: Input should be 'completions'"):
+        source("openai_usage", server, endpoints=["images"])
+    with pytest.raises(ValueError, match=r"options\.api_key: Extra inputs are not permitted"):
+        source("openai_usage", server, api_key=KEY)
     assert server.requests == []
 
 

@@ -189,3 +189,42 @@ def test_coverage_role_on_a_cost_source_or_an_unknown_role_names_the_line(tmp_pa
     path = write(tmp_path, head + "  - {name: u, kind: usage_jsonl, path: u, role: x}\n")
     with pytest.raises(ConfigError, match=r":3: sources\.0\.role: Input should be 'driver' or 'coverage'"):
         load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "{kind: langfuse_observations, path: o.jsonl, options: {provder: openai}}",
+            "options: provder not read by this kind; it reads fields, provider",
+        ),
+        (
+            "{kind: litellm_spendlogs, path: s.jsonl, options: {fields: {team: messages.0.content}}}",
+            "options.fields.team: messages.0.content reads message content",
+        ),
+        ("{kind: otlp_json, path: s.jsonl, options: {attributes: {team: [1]}}}", "expected an attribute key"),
+        ("{kind: bedrock_invocation_logs, path: /logs, options: {regions: us-east-1}}", "options.regions: expected"),
+        ("{kind: usage_jsonl, path: u.jsonl, options: {fields: {tem: team_name}}}", "not columns of the target"),
+        (
+            "{kind: openai_usage, path: 'pages/{date}', options: {endpoints: [images]}}",
+            r"options\.endpoints\.0: Input should be 'completions'",
+        ),
+    ],
+)
+def test_each_kind_checks_its_options_before_any_data_is_read_naming_file_and_line(
+    tmp_path: Path, source: str, message: str
+) -> None:
+    path = write(
+        tmp_path, "allocation: allocation.yaml\nprices: null\nsources:\n  - {name: calls, " + source[1:] + "\n"
+    )
+    with pytest.raises(ConfigError, match=rf"{path}:4: sources\.0\.options: .*{message}"):
+        load_settings(path)
+
+
+def test_a_langfuse_source_needs_no_provider_option_any_more(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "allocation: allocation.yaml\nprices: null\n"
+        "sources:\n  - {name: calls, kind: langfuse_observations, path: o.jsonl}\n",
+    )
+    assert [s.options for s in load_settings(path).app.sources] == [{}]

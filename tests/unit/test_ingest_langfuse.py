@@ -167,7 +167,6 @@ def test_metadata_that_is_not_json_in_a_parquet_export_is_rejected_naming_the_co
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({}, "do not name their provider"),
         ({"provider": " "}, "options.provider: expected a provider id"),
         ({"provider": "openai", "fields": {"team": "input.role"}}, "input.role reads message content"),
     ],

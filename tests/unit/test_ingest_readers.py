@@ -13,6 +13,7 @@ import pytest
 
 from assets.ingest.base import SourceKind
 from assets.ingest.readers import csv_records, file_format, utc_text
+from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_or_reject
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS, Column
 from assets.sql import connect
@@ -41,6 +42,8 @@ def stage(
     staged, rejected = cast_or_reject(
         con, "raw", SCHEMAS[kind.target], out_prefix="t", date_expr="null::date", checks=kind.checks
     )
+    if kind.target == "usage_events":
+        resolve_providers(con, "t_typed", (options or {}).get("provider"))
     rows_in = con.execute("select count(*) from raw").fetchall()[0][0]
     good = rows(con, f"select * from {staged} order by _file, _row")
     bad = rows(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tests.insights_fixtures import fact, mart, write_lake
+from tests.insights_fixtures import at, call, fact, mart, write_lake
 
 DAY = date(2026, 11, 3)
 NEXT = DAY + timedelta(days=1)
@@ -99,3 +99,20 @@ def test_coverage_is_the_share_of_cost_that_carries_each_dimension(tmp_path):
         "agent": (Decimal("0"), Decimal("20"), Decimal("0")),
         "workflow": (Decimal("0"), Decimal("20"), Decimal("0")),
     }
+
+
+def test_coverage_counts_the_calls_that_reported_no_usage_or_only_part_of_it(tmp_path):
+    calls = [
+        call(at(DAY)),
+        call(at(DAY), list_cost=None, usage_flag="usage_missing", input_tokens=None, output_tokens=None),
+        call(at(DAY), usage_flag="usage_partial", output_tokens=None),
+        call(at(NEXT), list_cost=None, usage_flag="usage_missing", input_tokens=None, output_tokens=None),
+    ]
+    lake = write_lake(tmp_path, facts=[fact(DAY, "3", team="search"), fact(NEXT, "1")], calls=calls)
+
+    rows = mart(lake, "attribution_coverage", where="dimension = 'team'")
+
+    assert [(r["charge_date"], r["calls"], r["calls_usage_missing"], r["calls_usage_partial"]) for r in rows] == [
+        (DAY, 3, 1, 1),
+        (NEXT, 1, 1, 0),
+    ]

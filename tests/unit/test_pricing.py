@@ -139,6 +139,26 @@ def test_explicit_price_override_wins_over_the_catalog_for_every_tier_from_its_d
     ]
 
 
+def test_web_searches_pay_an_overrides_price_per_thousand_and_a_call_without_usage_is_not_free() -> None:
+    searching = PriceOverride(
+        name="haiku-with-search",
+        provider="anthropic",
+        model="claude-3-5-haiku*",
+        input_mtok=Decimal("0.8"),
+        output_mtok=Decimal(4),
+        web_searches_kcount=Decimal(10),
+    )
+    calls = [
+        call("anthropic", "claude-3-5-haiku-20241022", input_tokens=1000, output_tokens=100, web_search_requests=3),
+        call("anthropic", "claude-3-5-haiku-20241022", usage_flag="usage_missing"),
+    ]
+    assert priced(calls, PriceOverrides(prices=[searching])) == [
+        # 1000 × 0.8 + 100 × 4 per million, and 3 searches at $10 per thousand
+        (Decimal("0.0312000000"), "claude-3-5-haiku-latest", "override:haiku-with-search"),
+        (None, "claude-3-5-haiku-latest", "usage missing: not priced"),
+    ]
+
+
 def test_discount_takes_its_percentage_off_catalog_prices_while_in_effect() -> None:
     commit = Discount(name="anthropic-commit", provider="anthropic", percent=Decimal("12.5"), valid_from=MAY.date())
     tokens = dict(input_tokens=MTOK, output_tokens=MTOK)  # opus 5: 5 + 25 list
