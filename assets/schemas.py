@@ -209,6 +209,13 @@ COLUMN_DESCRIPTIONS = {
     "EffectiveCost": "Amortized cost of the line after discounts and commitments (FOCUS EffectiveCost).",
     "ListCost": "Cost at public list prices (FOCUS ListCost).",
     "ContractedCost": "Cost at negotiated contract prices (FOCUS ContractedCost).",
+    "PricingCategory": "How the line was priced (FOCUS PricingCategory): Standard, Dynamic (spot), Committed, Other.",
+    "CommitmentDiscountCategory": "Spend or Usage: what the commitment that covered the line commits to.",
+    "CommitmentDiscountType": "The provider's kind of commitment (e.g. Savings Plan, Reserved Instance).",
+    "model_ref": "The model as the record named it (e.g. a Vertex resource path), when `model` was normalised from it.",
+    "web_search_requests": "Server-side web searches the call made (billed per search).",
+    "usage_flag": "usage_missing (a call with no token counts) or usage_partial (input or output only); null when "
+    "its usage is whole.",
     "BillingCurrency": "Currency of the cost columns after conversion: the reporting currency.",
     "BillingAccountId": "Account the bill is issued to (payer account, billing account, enrollment).",
     "BillingAccountName": "Name of the billing account.",
@@ -353,7 +360,10 @@ COLUMN_DESCRIPTIONS = {
     "residual_usd": "Billed − list priced: negotiated discounts, price drift, calls never logged.",
     "unlogged_usd": "Part of the residual that the vendor's usage report shows as calls never logged.",
     "no_telemetry_usd": "Billed spend with no logged calls at all (left unallocated).",
-    "complete": "False when the source had no file that day or a file could not be read.",
+    "complete": "False when the source had no file that day, a file could not be read, a share of a line waits for "
+    "its period's usage, or a saved page set ends on a page that says more follow.",
+    "incomplete_reason": "Why the day is not complete for the source, in plain words (for a day that found nothing: "
+    "where the source looked, what its kind expected there and the setting that changes it); null when complete.",
     "lines": "Bill lines.",
     "billed_usd": "What the vendor billed (from fact_cost).",
     "price_residual_usd": "residual_usd − unlogged_usd: the negotiated discount or price drift.",
@@ -447,6 +457,8 @@ COLUMN_DESCRIPTIONS = {
     "attributed_usd": "Cost that carries a value of the dimension.",
     "unattributed_usd": "Cost with the dimension 'unallocated'.",
     "coverage_share": "attributed_usd / total_usd.",
+    "calls_usage_missing": "Calls staged without any usage (no token counts): not priced, never priced as zero.",
+    "calls_usage_partial": "Calls staged with part of their usage (input or output only).",
     "value": "Value of the dimension.",
     "cost_usd": "Billed cost of the day.",
     "baseline_usd": "Median daily cost of the baseline.",
@@ -583,6 +595,7 @@ WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
         "unlogged_usd",
         "no_telemetry_usd",
         "complete",
+        "incomplete_reason",
     ),
     "true_up": (
         "charge_date",
@@ -775,6 +788,9 @@ WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
         "attributed_usd",
         "unattributed_usd",
         "coverage_share",
+        "calls",
+        "calls_usage_missing",
+        "calls_usage_partial",
     ),
     "cost_anomalies": (
         "charge_date",

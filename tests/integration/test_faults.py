@@ -55,7 +55,7 @@ def lake_digest(config: Path) -> dict[str, str]:
     return {
         str(p.relative_to(lake)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(lake.rglob("*"))
-        if p.is_file() and "_tmp" not in p.parts
+        if p.is_file() and "_tmp" not in p.parts and "_deliveries" not in p.parts  # a cache of parses, not output
     }
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from assets.export.focus import CHARGE_CATEGORIES, CHARGE_FREQUENCIES, SERVICE_SUBCATEGORIES, STATUSES
+from assets.export.focus import CHARGE_CATEGORIES, SERVICE_SUBCATEGORIES, STATUSES
 from assets.ingest.azure_export import AZURE_EXPORT
 from tests.unit.test_ingest_readers import stage
+
+CHARGE_FREQUENCIES = ("One-Time", "Recurring", "Usage-Based")
+"""FOCUS's allowed ChargeFrequency values."""
 
 HEADER = (
     "Date,BillingCurrency,Cost,ChargeType,PricingModel,Frequency,MeterCategory,MeterSubCategory,MeterName,"
