@@ -125,9 +125,9 @@ def run(
 ) -> None:
     """Materialize every layer for each day from START to END, in this process (no daemon needed). Raw and staging
     run first over the whole range in one run, as a single-run backfill does, so that a cost line spread over its
-    days by a usage driver sees the usage of every day of the range; then the other layers run day by day, then
-    the insight marts. A failure never stops the rest: the run goes on and ends with a table of what failed and
-    why, and exits 1."""
+    days by a usage driver sees the usage of every day of the range; then the other layers, over the range in one
+    run (day by day when that run has a failure), then the insight marts. A failure never stops the rest: the run
+    goes on and ends with a table of what failed and why, and exits 1."""
     import dagster as dg
 
     from pipelines.assets import DAILY_ASSETS, raw_files, staging_tables
@@ -175,13 +175,25 @@ def run(
     failures += [
         Failure(str(day), "every later layer", "not run: raw and staging failed") for day in days if day not in staged
     ]
-    for day in staged:
-        failures += materialize(str(day), dg.AssetSelection.all() - staging, partition_key=str(day))
+    failures += _later_layers(materialize, dg.AssetSelection.all() - staging, staged, days)
     failures += _run_insights(instance, resource)
     console.print(f"warehouse: {settings.app.warehouse}")
     if failures:
         _print_failures(failures)
         raise typer.Exit(1)
+
+
+def _later_layers(materialize: Any, later: Any, staged: list[date], days: list[date]) -> list[Failure]:
+    """Every layer after staging for the staged days: in one run over the range when every day was staged (a run
+    costs seconds of Dagster's own time, whatever its days hold), and again day by day when a step of that run
+    failed, so that a failing day is named and never holds back the others (re-running a day is idempotent)."""
+    if len(staged) > 1 and staged == days:
+        tags = {"dagster/asset_partition_range_start": str(days[0]), "dagster/asset_partition_range_end": str(days[-1])}
+        failures = materialize(f"{days[0]}..{days[-1]}", later, tags=tags)
+        if _steps_ran(failures):
+            return failures
+        console.print("a step failed over the range: running the later layers day by day, to find the failing day")
+    return [f for day in staged for f in materialize(str(day), later, partition_key=str(day))]
 
 
 def _steps_ran(failures: list[Failure]) -> bool:
