@@ -376,9 +376,6 @@ def overrides(settings: Settings) -> PriceOverrides:
     return load_price_overrides(settings.app.prices) if settings.app.prices else PriceOverrides()
 
 
-# --- Dagster ---------------------------------------------------------------------------------------------------
-
-
 def budget_alerts(lake: Lake) -> list[str]:
     """A line per budget over or at risk in the latest month."""
     with connect() as con:
