@@ -1,8 +1,5 @@
--- attribution_coverage: how much of the cost carries each dimension; one row per day × dimension (team, feature,
--- customer, agent, workflow). Cost without a value reads 'unallocated' in fact_cost. Beside it, the day's calls and
--- how many of them reported no usage (usage_missing: not priced) or only part of it (usage_partial: priced low), and
--- the billed cost those calls fall under: the day's cost of every provider × model with at least one such call, the
--- spend whose split leans on usage that was not (fully) reported
+-- attribution_coverage: the share of each day's cost that carries each dimension (cost without a value reads
+-- 'unallocated' in fact_cost), beside the day's calls with no or partial usage and the cost of their provider × model
 -- reads: fact_cost, priced_usage
 -- params: $since, $as_of
 -- output: the mart's rows, by day and dimension
