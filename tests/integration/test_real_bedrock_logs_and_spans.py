@@ -94,7 +94,7 @@ def bedrock_folder(root: Path, fixture: str, account: str, region: str, hour: da
     return root / "logs"
 
 
-def test_bedrock_records_captured_by_greenscale_stage_with_their_counts_and_the_titan_call_is_priced(
+def test_bedrock_records_from_greenscales_tests_stage_with_their_counts_and_the_titan_call_is_priced(
     tmp_path: Path,
 ) -> None:
     hour = datetime(2024, 3, 5, 20, tzinfo=UTC)
