@@ -459,6 +459,13 @@ COLUMN_DESCRIPTIONS = {
     "coverage_share": "attributed_usd / total_usd.",
     "calls_usage_missing": "Calls staged without any usage (no token counts): not priced, never priced as zero.",
     "calls_usage_partial": "Calls staged with part of their usage (input or output only).",
+    "usage_missing_usd": "Billed cost the day's calls without usage fall under: the day's cost (fact_cost) of every "
+    "provider and model with at least one call that reported no usage. Its split over teams and features leans on "
+    "calls that were not all measured; 0 when no bill covers them.",
+    "usage_missing_share": "usage_missing_usd / total_usd.",
+    "usage_partial_usd": "As usage_missing_usd, for the provider and model of calls that reported part of their "
+    "usage (input or output only).",
+    "usage_partial_share": "usage_partial_usd / total_usd.",
     "value": "Value of the dimension.",
     "cost_usd": "Billed cost of the day.",
     "baseline_usd": "Median daily cost of the baseline.",
@@ -791,6 +798,10 @@ WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
         "calls",
         "calls_usage_missing",
         "calls_usage_partial",
+        "usage_missing_usd",
+        "usage_missing_share",
+        "usage_partial_usd",
+        "usage_partial_share",
     ),
     "cost_anomalies": (
         "charge_date",

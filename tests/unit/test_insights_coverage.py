@@ -116,3 +116,35 @@ def test_coverage_counts_the_calls_that_reported_no_usage_or_only_part_of_it(tmp
         (DAY, 3, 1, 1),
         (NEXT, 1, 1, 0),
     ]
+
+
+def test_coverage_puts_the_billed_cost_of_models_with_unmeasured_calls_beside_their_count(tmp_path):
+    gpt, mini = {"provider": "openai", "model": "gpt-4o"}, {"provider": "openai", "model": "gpt-4o-mini"}
+    claude = {"provider": "anthropic", "model": "claude-sonnet-4"}
+    facts = [
+        fact(DAY, "2.50", team="search", **gpt),
+        fact(DAY, "0.50", **gpt),
+        fact(DAY, "5", team="search", **claude),
+        fact(DAY, "2", team="chat", **mini),
+        fact(NEXT, "1", team="chat", **mini),
+    ]
+    calls = [
+        call(at(DAY), **gpt),
+        call(at(DAY), list_cost=None, usage_flag="usage_missing", input_tokens=None, output_tokens=None, **gpt),
+        call(at(DAY), usage_flag="usage_partial", output_tokens=None, **claude),
+        call(at(DAY), **mini),
+        # no bill covers gpt-4o the next day: the call is counted, its spend share is 0
+        call(at(NEXT), list_cost=None, usage_flag="usage_missing", input_tokens=None, output_tokens=None, **gpt),
+    ]
+    lake = write_lake(tmp_path, facts=facts, calls=calls)
+
+    rows = mart(lake, "attribution_coverage", where="dimension = 'team'")
+
+    assert [
+        (r["charge_date"], r["total_usd"], r["calls_usage_missing"], r["usage_missing_usd"], r["usage_missing_share"],
+         r["calls_usage_partial"], r["usage_partial_usd"], r["usage_partial_share"])
+        for r in rows
+    ] == [
+        (DAY, Decimal("10"), 1, Decimal("3"), Decimal("0.3"), 1, Decimal("5"), Decimal("0.5")),
+        (NEXT, Decimal("1"), 1, Decimal("0"), Decimal("0"), 0, Decimal("0"), Decimal("0")),
+    ]  # fmt: skip
