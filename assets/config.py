@@ -429,7 +429,9 @@ class Source(_Strict):
                 if error["type"] == "extra_forbidden":
                     message = f"not an option of kind {kind.name}; it reads {known}"
                 details = {"message": message}
-                errors.append({"type": PydanticCustomError("option", "{message}", details), "loc": loc, "input": None})
+                errors.append(
+                    {"type": PydanticCustomError("option", "{message}", details), "loc": loc, "input": error["input"]}
+                )
             raise ValidationError.from_exception_data(exc.title, errors) from None
         return options
 
