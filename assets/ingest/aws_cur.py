@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import duckdb
-from pydantic import Field, ValidationError, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.focus import FOCUS
-from assets.ingest.options import KindOptions
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import (
     UnreadableFile,
     column_text,
@@ -95,10 +95,7 @@ class CurOptions(KindOptions):
 
 
 def cur_options(options: Mapping[str, Any]) -> CurOptions:
-    try:
-        return CurOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        raise ValueError(f"aws_cur options: {exc}") from None
+    return options_as(CurOptions, options)
 
 
 # ---------------------------------------------------------------------------------------------------------------

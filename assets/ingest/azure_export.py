@@ -30,12 +30,11 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import duckdb
-from pydantic import ValidationError
 
 from assets.ingest.azure_auth import LOOPBACK, credential_chain
 from assets.ingest.azure_columns import CHECKS, azure_select
 from assets.ingest.base import Fetched, SourceKind
-from assets.ingest.options import KindOptions
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import (
     UnreadableFile,
     create_view,
@@ -64,11 +63,7 @@ class ExportOptions(KindOptions):
 
 
 def export_options(source: Any) -> ExportOptions:
-    try:
-        return ExportOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"source {source.name}: {problems}") from None
+    return options_as(ExportOptions, source.options, source.name)
 
 
 def reads_files(source: Any) -> bool:

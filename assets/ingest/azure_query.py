@@ -18,12 +18,12 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import duckdb
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from assets.ingest.azure_auth import LOOPBACK, credential_chain
 from assets.ingest.azure_columns import CHECKS, FIELD_ALIASES, azure_select
 from assets.ingest.base import Fetched, SourceKind
-from assets.ingest.options import KindOptions
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import create_view, quote_name, sql_string
 from assets.schemas import COST_LINES
 
@@ -70,10 +70,7 @@ class QueryOptions(KindOptions):
 
 
 def query_options(source: Any) -> QueryOptions:
-    try:
-        return QueryOptions.model_validate(source.options, context={"path": source.path})
-    except ValidationError as exc:
-        raise ValueError(f"source {source.name}: options: {exc}") from None
+    return options_as(QueryOptions, source.options, source.name)
 
 
 def query_scope(source: Any) -> str:

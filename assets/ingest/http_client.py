@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import duckdb
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from assets.ingest.base import Fetched
-from assets.ingest.options import KindOptions
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import MALFORMED_JSON, NOT_AN_OBJECT, sql_string
 
 NO_DATA_ARRAY = "not an API page: no data array"
@@ -73,14 +73,7 @@ class ApiOptions(KindOptions):
 
 def parse_options(model: type[OptionsT], source: Any) -> OptionsT:
     """The source's `options` as `model`, with an error naming the source and the option."""
-    try:
-        return model.model_validate(source.options)
-    except ValidationError as exc:
-        raise ValueError(f"source {source.name}: {_option_problems(exc)}") from None
-
-
-def _option_problems(exc: ValidationError) -> str:
-    return "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}".rstrip(".") for e in exc.errors())
+    return options_as(model, source.options, source.name)
 
 
 @dataclass(frozen=True)

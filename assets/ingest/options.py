@@ -50,10 +50,13 @@ def check_renamed(schema: list[Column], fields: Mapping[str, str]) -> None:
 OptionsT = TypeVar("OptionsT", bound=KindOptions)
 
 
-def options_as(model: type[OptionsT], options: Mapping[str, object]) -> OptionsT:
-    """`options` as `model` where a reader is handed them; an error names each option (`options.fields: …`)."""
+def options_as(model: type[OptionsT], options: Mapping[str, object], source: str | None = None) -> OptionsT:
+    """`options` as `model` where a reader or a fetch is handed them; an error names each option (`options.fields:
+    …`), and the source when given."""
     try:
         return model.model_validate(dict(options))
     except ValidationError as exc:
-        problems = [f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("; ".join(problems).replace("Value error, ", "")) from None
+        problems = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(
+            ("" if source is None else f"source {source}: ") + problems.replace("Value error, ", "")
+        ) from None
