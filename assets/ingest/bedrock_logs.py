@@ -39,6 +39,7 @@ import duckdb
 from pydantic import Field
 
 from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.options import options_as
 from assets.ingest.readers import create_view
 from assets.ingest.records import (
     LogOptions,
@@ -147,7 +148,7 @@ def _sub_folders(logs: _S3Logs | _LocalLogs, folder: str, names: list[str] | Non
 def fetch_invocation_logs(source: Any, day: date, workdir: Path) -> list[Fetched]:
     """The day's log files (24 hour folders per account and region): downloaded from S3, or where they are in a
     local folder."""
-    options = BedrockOptions.model_validate(source.options)
+    options = options_as(BedrockOptions, source.options, source.name)
     logs = _S3Logs(source.path, options, workdir) if source.path.startswith("s3://") else _LocalLogs(source.path)
     fetched = []
     for account in _sub_folders(logs, ROOT, options.accounts):
