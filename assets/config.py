@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from assets.schemas import DIMENSIONS
 
@@ -406,11 +407,32 @@ class Source(_Strict):
     @field_validator("options")
     @classmethod
     def _options_suit_the_kind(cls, options: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """The options parse as the kind's `options_model` (the path in the context, for options that depend on it).
+        An error keeps the option's place (`sources.0.options.fields.team`, also where a kind's message starts with
+        `options.fields.team: `), so that it is reported with its line; an unknown option lists the kind's."""
         from assets.ingest import SOURCE_KINDS
 
         kind = SOURCE_KINDS.get(info.data.get("kind", ""))
-        if kind is not None and kind.check is not None:
-            kind.check(options)
+        if kind is None:
+            return options
+        model = kind.options_model
+        try:
+            model.model_validate(options, context={"path": info.data.get("path", "")})
+        except ValidationError as exc:
+            known = ", ".join(f.alias or name for name, f in model.model_fields.items()) or "none"
+            errors: list[InitErrorDetails] = []
+            for error in exc.errors():
+                loc, message = error["loc"], error["msg"].removeprefix("Value error, ")
+                head, colon, rest = message.partition(": ")
+                if colon and head.startswith("options."):
+                    loc, message = tuple(int(p) if p.isdigit() else p for p in head.split(".")[1:]), rest
+                if error["type"] == "extra_forbidden":
+                    message = f"not an option of kind {kind.name}; it reads {known}"
+                details = {"message": message}
+                errors.append(
+                    {"type": PydanticCustomError("option", "{message}", details), "loc": loc, "input": error["input"]}
+                )
+            raise ValidationError.from_exception_data(exc.title, errors) from None
         return options
 
     @property
@@ -587,6 +609,21 @@ def load_fx_rates(path: Path) -> tuple[tuple[date, str, Decimal], ...]:
     return tuple((d, c, r) for (d, c), r in sorted(rates.items()))
 
 
+def check_owner_file(allocation_path: Path, name: str, path: Path) -> None:
+    """An owner file exists and its header is `key` and dimension columns (an unknown one would be ignored)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except OSError:
+        raise ConfigError(f"{allocation_path}: owners.{name}: file {path} does not exist") from None
+    unknown = [c for c in header if c != "key" and c not in DIMENSIONS]
+    if "key" not in header or unknown:
+        raise ConfigError(
+            f"{path}:1: owners.{name}: expected the columns key and any of {', '.join(DIMENSIONS)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else " (no key column)")
+        )
+
+
 def load_settings(path: str | Path = "apportion.yaml") -> Settings:
     """Read and validate `apportion.yaml` and the files it names; nothing reads data before this passes."""
     path = Path(path).resolve()
@@ -595,9 +632,7 @@ def load_settings(path: str | Path = "apportion.yaml") -> Settings:
     allocation_path = resolve(base, app.allocation)
     allocation: AllocationConfig = parse_yaml(allocation_path, AllocationConfig)
     for owner in allocation.owners:
-        owner_file = resolve(allocation_path.parent, owner.file)
-        if not owner_file.is_file():
-            raise ConfigError(f"{allocation_path}: owners.{owner.name}: file {owner_file} does not exist")
+        check_owner_file(allocation_path, owner.name, resolve(allocation_path.parent, owner.file))
     app = app.model_copy(
         update={
             "warehouse": resolve(base, app.warehouse),

@@ -192,6 +192,11 @@ def load_price_overrides(path: Path) -> PriceOverrides:
     return parse_yaml(Path(path), PriceOverrides)
 
 
+def price_overrides(settings: Settings) -> PriceOverrides:
+    """The `prices:` file of apportion.yaml, validated (none when it names none)."""
+    return load_price_overrides(settings.app.prices) if settings.app.prices else PriceOverrides()
+
+
 # --- the price table ---------------------------------------------------------------------------------
 
 
@@ -415,7 +420,7 @@ def price_day(settings: Settings, day: date) -> dict[str, Any]:
     most one price box, so pricing is a streaming lookup that DuckDB runs in insertion order, with no sort of the
     wide rows; the same staged input gives the same file byte for byte."""
     lake = Lake(settings.app.lake)
-    overrides = load_price_overrides(settings.app.prices) if settings.app.prices else PriceOverrides()
+    overrides = price_overrides(settings)
     con = connect(memory_limit=settings.app.memory_limit, temp_directory=lake.tmp_dir(), keep_order=True)
     register_day_view(con, lake, "usage_events", day, "usage_day", STAGED_USAGE_EVENTS)
     price_usage(con, overrides)

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assets.config import ConfigError, Settings, load_settings
+from assets.config import ConfigError, Settings
+from assets.config_check import CheckedConfig, load_checked
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(width=shutil.get_terminal_size((200, 24)).columns)
@@ -33,9 +34,10 @@ def _config_path(config: Path | None) -> Path:
     return config or Path(os.environ.get("APPORTION_CONFIG", "apportion.yaml"))
 
 
-def _settings(config: Path | None):
+def _checked(config: Path | None) -> CheckedConfig:
+    """Every config file validated (`assets.config_check`), or exit 2 with the errors, before any data is read."""
     try:
-        return load_settings(_config_path(config))
+        return load_checked(_config_path(config))
     except ConfigError as exc:
         err.print(f"[red]config error[/red]\n{exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
@@ -135,7 +137,7 @@ def run(
     from pipelines.partitions import starting_on
     from pipelines.resources import ApportionConfig
 
-    settings = _settings(config)
+    settings = _checked(config).settings
     days = _run_days(settings, start, end)
     resource = ApportionConfig(path=str(settings.path))
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -330,7 +332,7 @@ def sql(
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fmt == "parquet" and out is None:
         raise typer.BadParameter("--format parquet needs --out FILE")
-    settings = _settings(config)
+    settings = _checked(config).settings
     try:
         with open_warehouse(settings.app.warehouse) as con:
             if fmt == "table":
@@ -393,7 +395,7 @@ def report(
     from assets.lake import Lake
     from assets.report import ReportError, write_report
 
-    settings = _settings(config)
+    settings = _checked(config).settings
     try:
         first = date.fromisoformat(start) if start else None
         last = date.fromisoformat(end) if end else None
@@ -409,12 +411,15 @@ def report(
 
 @app.command("check-config")
 def check_config(config: ConfigOption = None) -> None:  # type: ignore[assignment]
-    """Validate apportion.yaml and the files it names, without touching any data."""
-    settings = _settings(config)
-    allocation = settings.allocation
+    """Validate apportion.yaml and every file it names (allocation rules and owner files, FX rates, prices,
+    insights) and each source's options, without reading any data."""
+    checked = _checked(config)
+    settings, allocation, prices = checked.settings, checked.settings.allocation, checked.prices
     console.print(
         f"{settings.path}: ok — {len(settings.app.sources)} sources, {len(allocation.rules)} rules, "
-        f"{len(allocation.owners)} owner files, {len(allocation.cost_categories)} cost category rules"
+        f"{len(allocation.owners)} owner files, {len(allocation.cost_categories)} cost category rules, "
+        f"{len(settings.fx_rates)} FX rates, {len(list(prices.entries()))} price overrides, "
+        f"{len(checked.insights.budgets)} budgets"
     )
 
 
@@ -434,7 +439,7 @@ def export_focus_command(
     """Export allocated costs as a FOCUS Cost and Usage dataset: one row per allocated piece of every cost line."""
     from assets.export.focus import FocusExportError, export_focus
 
-    settings = _settings(config)
+    settings = _checked(config).settings
     days = _days(start, end)
     began = time.perf_counter()
     try:

@@ -1,7 +1,9 @@
 """Source kinds: each module turns one kind of source file into text rows of a staging schema.
 
-Adding a kind is one module here and one entry in `SOURCE_KINDS`. Casting and rejecting is shared
-(`assets.ingest.validate`), so every kind gets the same file/row/column errors and quarantine.
+Adding a kind is one module here and one entry in `SOURCE_KINDS`; its `options_model` (`assets.ingest.options`)
+checks its options when the config loads. Casting and rejecting is shared (`assets.ingest.validate`), so every kind
+gets the same file/row/column errors and quarantine. A kind imports its cloud SDK only inside the functions that call
+it, so that loading the config (which reads this registry) loads none.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ from assets.ingest.http_client import (
     day_bounds,
     fetch_pages,
     open_client,
-    options_check,
     page_records,
     parse_options,
     saved_pages,
@@ -219,7 +218,7 @@ ANTHROPIC_COSTS = SourceKind(
     read_costs,
     FOCUS.checks,
     fetch=fetch_costs,
-    check=options_check(AnthropicOptions),
+    options_model=AnthropicOptions,
     incomplete=unfinished_page_sets,
 )
 ANTHROPIC_USAGE = SourceKind(
@@ -228,6 +227,6 @@ ANTHROPIC_USAGE = SourceKind(
     read_usage,
     USAGE_EVENT_CHECKS,
     fetch=fetch_usage,
-    check=options_check(AnthropicOptions),
+    options_model=AnthropicOptions,
     incomplete=unfinished_page_sets,
 )

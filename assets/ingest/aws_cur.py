@@ -39,14 +39,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import boto3
 import duckdb
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationInfo, model_validator
 
 from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.focus import FOCUS
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import (
     UnreadableFile,
     column_text,
@@ -66,16 +64,16 @@ if TYPE_CHECKING:
     from assets.config import Source
 
 
-class CurOptions(BaseModel):
+class CurOptions(KindOptions):
     """`options` of an `aws_cur` source. `region` and `endpoint_url` point boto3 at S3 or an S3-compatible
     server; credentials come only from boto3's default chain (environment, profile, SSO, instance role).
     `currency` stands in for `line_item_currency_code` where a file lacks it (AWS bills in USD by default).
     `models` renames the model named by a Bedrock usage type to the id your telemetry logs for it. `layout` says
     where the files are: `export` (the export's folders, through the billing period's manifest), `files` (CUR files
     downloaded by hand: `path` is a file, a folder or a glob, every file is read and each day keeps its rows) or
-    `auto` (the default: `files` for a local file, a glob, or a folder holding no manifest; else `export`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    `auto` (the default: `files` for a local file, a glob, or a folder holding no manifest; else `export`).
+    Given the source's path: an `s3://` path is an export (not `layout: files`), and only it takes `region` and
+    `endpoint_url`."""
 
     layout: Literal["auto", "export", "files"] = "auto"
     region: str | None = None
@@ -83,12 +81,21 @@ class CurOptions(BaseModel):
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     models: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _fits_the_path(self, info: ValidationInfo) -> CurOptions:
+        path = (info.context or {}).get("path")
+        if path is None:
+            return self
+        if path.startswith("s3://") and self.layout == "files":
+            raise ValueError("layout files reads local files; use layout export (or auto) for an s3:// path")
+        s3_only = [name for name in ("region", "endpoint_url") if getattr(self, name) is not None]
+        if s3_only and not path.startswith("s3://"):
+            raise ValueError(f"{' and '.join(s3_only)} apply to an export in S3 (an s3:// path), not to {path!r}")
+        return self
+
 
 def cur_options(options: Mapping[str, Any]) -> CurOptions:
-    try:
-        return CurOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        raise ValueError(f"aws_cur options: {exc}") from None
+    return options_as(CurOptions, options)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -462,6 +469,9 @@ class _S3Export:
         if not self.bucket or not self.name:
             raise ValueError(f"aws_cur path {path!r}: expected s3://bucket/prefix/export-name")
         self.client = _s3_client(options.region, options.endpoint_url)
+        from botocore.exceptions import BotoCoreError, ClientError  # the SDK loads only when a bucket is read
+
+        self.errors = (BotoCoreError, ClientError)
 
     def _uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.root}/{key}"
@@ -473,7 +483,7 @@ class _S3Export:
             ):
                 for item in page.get("Contents", []):
                     yield _Object(item["Key"][len(self.root) + 1 :], item["LastModified"])
-        except (BotoCoreError, ClientError) as exc:
+        except self.errors as exc:
             raise RuntimeError(f"{self._uri(prefix)}: cannot list: {exc}") from None
 
     def get(self, key: str, workdir: Path) -> Fetched:
@@ -483,7 +493,7 @@ class _S3Export:
             response = self.client.get_object(Bucket=self.bucket, Key=f"{self.root}/{key}")
             with target.open("wb") as out:
                 shutil.copyfileobj(response["Body"], out, 8 << 20)
-        except (BotoCoreError, ClientError) as exc:
+        except self.errors as exc:
             raise RuntimeError(f"{self._uri(key)}: cannot download: {exc}") from None
         return Fetched(target, self._uri(key), response["LastModified"])
 
@@ -492,6 +502,9 @@ class _S3Export:
 def _s3_client(region: str | None, endpoint_url: str | None) -> Any:
     """One client per process and endpoint: creating one loads botocore's service model (~0.3 s). Credentials
     come from the default chain; temporary ones (SSO, assumed role, instance profile) renew themselves."""
+    import boto3
+    from botocore.config import Config
+
     return boto3.session.Session().client(
         "s3",
         region_name=region,
@@ -588,9 +601,7 @@ def fetch_cur(source: Source, day: date, workdir: Path) -> list[Fetched]:
     """The manifest of the billing period containing `day` and the files it lists (none before AWS delivers); or,
     for files downloaded by hand, every file the path names (each day keeps its rows in staging)."""
     options = cur_options(source.options)
-    if _hand_downloaded(source.path, options.layout):
-        if "://" in source.path:
-            raise ValueError(f"aws_cur path {source.path!r}: layout files reads local files; use layout export")
+    if _hand_downloaded(source.path, options.layout):  # never an s3:// path (CurOptions)
         from assets.raw import local_files  # here: assets.raw imports the source kinds
 
         return local_files(source, Path(source.path).parent, day)
@@ -613,4 +624,4 @@ def fetch_cur(source: Source, day: date, workdir: Path) -> list[Fetched]:
     return fetched
 
 
-AWS_CUR = SourceKind("aws_cur", "cost_lines", read_cur, checks=FOCUS.checks, fetch=fetch_cur)
+AWS_CUR = SourceKind("aws_cur", "cost_lines", read_cur, checks=FOCUS.checks, fetch=fetch_cur, options_model=CurOptions)

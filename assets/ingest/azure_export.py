@@ -30,11 +30,11 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import duckdb
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from assets.ingest.azure_auth import LOOPBACK, credential_chain
 from assets.ingest.azure_columns import CHECKS, azure_select
 from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import (
     UnreadableFile,
     create_view,
@@ -55,21 +55,15 @@ _COST_FILE = re.compile(r"(?i)\.(csv|csv\.gz|parquet)$")
 """The names of the files an export or a download holds."""
 
 
-class ExportOptions(BaseModel):
+class ExportOptions(KindOptions):
     """`options` of an `azure_export` source."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     layout: Literal["auto", "export", "files"] = "auto"
     """`export`: run folders with a manifest; `files`: files read as they are (see the module docstring)."""
 
 
 def export_options(source: Any) -> ExportOptions:
-    try:
-        return ExportOptions.model_validate(source.options)
-    except ValidationError as exc:
-        problems = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"source {source.name}: {problems}") from None
+    return options_as(ExportOptions, source.options, source.name)
 
 
 def reads_files(source: Any) -> bool:
@@ -310,4 +304,5 @@ AZURE_EXPORT = SourceKind(
     fetch_azure_export,
     reads_files=reads_files,
     expects=expects,
+    options_model=ExportOptions,
 )

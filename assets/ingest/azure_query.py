@@ -9,6 +9,7 @@ the positional rows by the page's own column list, amounts parsed exactly from t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
@@ -17,12 +18,12 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import duckdb
-from azure.core.pipeline.policies import RetryPolicy
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from assets.ingest.azure_auth import LOOPBACK, credential_chain
 from assets.ingest.azure_columns import CHECKS, FIELD_ALIASES, azure_select
 from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import create_view, quote_name, sql_string
 from assets.schemas import COST_LINES
 
@@ -32,32 +33,44 @@ QUERY_DIMENSIONS = ("ResourceId", "MeterCategory", "MeterSubcategory", "Meter", 
 ARM_ENDPOINT = "https://management.azure.com"
 
 
-class QueryOptions(BaseModel):
-    """`options` of an `azure_cost_query` source."""
+MCA_SCOPE = re.compile(r"(?i)billingAccounts/[^/]*:|/billingProfiles/|/invoiceSections/")
+"""A Microsoft Customer Agreement scope: an MCA billing account id is `<guid>:<guid>_<date>`, and only MCA has
+billing profiles and invoice sections."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class QueryOptions(KindOptions):
+    """`options` of an `azure_cost_query` source."""
 
     dataset: Literal["AmortizedCost", "ActualCost"] = "AmortizedCost"
     cost_column: Literal["PreTaxCost", "Cost"] = "PreTaxCost"
-    """`PreTaxCost` for EA and pay-as-you-go scopes, `Cost` for MCA billing scopes."""
-    tags: list[str] = []
+    """`PreTaxCost` for EA and pay-as-you-go scopes, `Cost` for MCA billing scopes (required there)."""
+    tags: list[str] = Field(default_factory=list)
     """Tag keys to group by; they come back as `TagKey`/`TagValue` column pairs."""
     endpoint: str = ARM_ENDPOINT
     """Resource Manager endpoint: another cloud's (`https://management.chinacloudapi.cn`), or a loopback
     `http://127.0.0.1:<port>` replaying recorded responses."""
 
+    @field_validator("endpoint")
+    @classmethod
+    def _https(cls, endpoint: str) -> str:
+        parts = urlsplit(endpoint)
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+            raise ValueError("must be https (plain http only to a loopback address)")
+        return endpoint
+
+    @model_validator(mode="after")
+    def _fits_the_scope(self, info: ValidationInfo) -> QueryOptions:
+        path = (info.context or {}).get("path")
+        if path is not None and MCA_SCOPE.search(path) and self.cost_column != "Cost":
+            raise ValueError(
+                "cost_column: Cost is required for a Microsoft Customer Agreement scope (a billing account "
+                "<guid>:<guid>_<date>, a billing profile or an invoice section): it has no PreTaxCost"
+            )
+        return self
+
 
 def query_options(source: Any) -> QueryOptions:
-    try:
-        options = QueryOptions.model_validate(source.options)
-    except ValidationError as exc:
-        raise ValueError(f"source {source.name}: options: {exc}") from None
-    parts = urlsplit(options.endpoint)
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
-        raise ValueError(
-            f"source {source.name}: options.endpoint must be https (plain http only to a loopback address)"
-        )
-    return options
+    return options_as(QueryOptions, source.options, source.name)
 
 
 def query_scope(source: Any) -> str:
@@ -87,27 +100,31 @@ def query_definition(options: QueryOptions, day: date) -> Any:
     )
 
 
-class QueryRetryPolicy(RetryPolicy):
+def query_retry_policy() -> Any:
     """Retries throttled queries. The Query API reads with POST, which azure-core retries on 429 only when a
     `Retry-After` header is present; Cost Management may instead send its own
     `x-ms-ratelimit-microsoft.costmanagement-<entity|qpu|tenant>-retry-after` (seconds). A query changes nothing,
-    so retrying its POST is safe."""
+    so retrying its POST is safe. (Built here so that azure-core loads only when a query runs.)"""
+    from azure.core.pipeline.policies import RetryPolicy
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._method_whitelist = self._method_whitelist | {"POST"}
+    class QueryRetryPolicy(RetryPolicy):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._method_whitelist = self._method_whitelist | {"POST"}
 
-    def get_retry_after(self, response: Any) -> float | None:
-        standard = super().get_retry_after(response)
-        if standard is not None:
-            return standard
-        waits = [
-            float(value)
-            for name, value in response.http_response.headers.items()
-            if name.lower().startswith("x-ms-ratelimit-microsoft.costmanagement")
-            and name.lower().endswith("retry-after")
-        ]
-        return max(waits) if waits else None
+        def get_retry_after(self, response: Any) -> float | None:
+            standard = super().get_retry_after(response)
+            if standard is not None:
+                return standard
+            waits = [
+                float(value)
+                for name, value in response.http_response.headers.items()
+                if name.lower().startswith("x-ms-ratelimit-microsoft.costmanagement")
+                and name.lower().endswith("retry-after")
+            ]
+            return max(waits) if waits else None
+
+    return QueryRetryPolicy()
 
 
 def _served_at(response: Any) -> datetime:
@@ -131,7 +148,7 @@ def fetch_cost_query(source: Any, day: date, workdir: Path) -> list[Fetched]:
         credential_chain(),
         base_url=options.endpoint,
         credential_scopes=[f"{options.endpoint.rstrip('/')}/.default"],
-        retry_policy=QueryRetryPolicy(),
+        retry_policy=query_retry_policy(),
     ) as client:
         response = client.query.usage(scope, query, cls=lambda pipeline, _, __: pipeline.http_response, **call)
         url = response.request.url
@@ -204,4 +221,6 @@ def read_cost_query(con: duckdb.DuckDBPyConnection, files: list[Path], view: str
     create_view(con, view, COST_LINES, selects)
 
 
-AZURE_COST_QUERY = SourceKind("azure_cost_query", "cost_lines", read_cost_query, CHECKS, fetch_cost_query)
+AZURE_COST_QUERY = SourceKind(
+    "azure_cost_query", "cost_lines", read_cost_query, CHECKS, fetch_cost_query, options_model=QueryOptions
+)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import duckdb
 
 from assets.ingest.counts import RowCounter, rows_by_file_type
+from assets.ingest.options import KindOptions, NoOptions
 from assets.ingest.validate import RowCheck
 
 Target = Literal["cost_lines", "usage_events", "usage_metrics"]
@@ -55,10 +56,8 @@ class SourceKind:
     expects: Callable[[Any], str] | None = None
     """What a source of this kind expects at its path, and the setting that changes it: said in plain words when
     a day finds nothing there."""
-    check: Callable[[Mapping[str, Any]], object] | None = None
-    """`check(options)` raises ValueError naming the option when the source entry's `options` do not suit the kind
-    (an unknown option, a malformed path, a value of the wrong kind): run when the config is loaded, before any data
-    is read, so that `apportion check-config` reports it with the file and line."""
+    options_model: type[KindOptions] = NoOptions
+    """The model of the source entry's `options` (`assets.ingest.options`), checked when the config is loaded."""
     incomplete: Callable[[duckdb.DuckDBPyConnection, list[Path]], list[tuple[str, str, str]]] | None = None
     """For a kind whose day is a set of files that says whether it is whole (API pages): `incomplete(con, files)`
     lists (file name, field, reason) for each sign that files of the day are missing; each is quarantined and makes

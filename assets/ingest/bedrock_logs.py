@@ -33,18 +33,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import boto3
 import duckdb
+from pydantic import Field
 
 from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.options import options_as
 from assets.ingest.readers import create_view
 from assets.ingest.records import (
+    LogOptions,
     RecordPaths,
     configured_paths,
     counts_text,
-    log_options_check,
     provider_id,
     redact_copy,
 )
@@ -66,6 +67,20 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
 
 CONTENT: tuple[tuple[str, ...], ...] = (("input", "inputBodyJson"), ("output", "outputBodyJson"))
 
+FolderName = Annotated[str, Field(pattern=r"^[^/]+$")]
+
+
+class BedrockOptions(LogOptions):
+    """`fields` and `provider` as every log kind, `accounts` and `regions` (the folders to read, else every one
+    there), `region` and `endpoint_url` (boto3's, for a bucket in S3 or an S3-compatible server)."""
+
+    defaults = DEFAULT_FIELDS
+    content = CONTENT
+    accounts: list[FolderName] | None = None
+    regions: list[FolderName] | None = None
+    region: str | None = None
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
+
 
 def s3_location(path: str) -> tuple[str, str]:
     """(bucket, key prefix ending in `/` or empty) of an `s3://bucket/prefix` source path."""
@@ -76,21 +91,14 @@ def s3_location(path: str) -> tuple[str, str]:
     return bucket, f"{prefix}/" if prefix else ""
 
 
-def _listed(options: Mapping[str, Any], name: str) -> list[str] | None:
-    value = options.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v and "/" not in v for v in value):
-        raise ValueError(f"options.{name}: expected a list of names")
-    return value
-
-
 class _S3Logs:
     """The log folders in S3: keys under the bucket's prefix, downloaded into the work folder."""
 
-    def __init__(self, path: str, options: Mapping[str, Any], workdir: Path) -> None:
+    def __init__(self, path: str, options: BedrockOptions, workdir: Path) -> None:
+        import boto3  # the SDK loads only when a bucket is read
+
         self.bucket, self.prefix = s3_location(path)
-        self.client = boto3.client("s3", region_name=options.get("region"), endpoint_url=options.get("endpoint_url"))
+        self.client = boto3.client("s3", region_name=options.region, endpoint_url=options.endpoint_url)
         self.workdir = workdir
 
     def _pages(self, folder: str) -> Iterator[dict[str, Any]]:
@@ -140,11 +148,11 @@ def _sub_folders(logs: _S3Logs | _LocalLogs, folder: str, names: list[str] | Non
 def fetch_invocation_logs(source: Any, day: date, workdir: Path) -> list[Fetched]:
     """The day's log files (24 hour folders per account and region): downloaded from S3, or where they are in a
     local folder."""
-    options = source.options
+    options = options_as(BedrockOptions, source.options, source.name)
     logs = _S3Logs(source.path, options, workdir) if source.path.startswith("s3://") else _LocalLogs(source.path)
     fetched = []
-    for account in _sub_folders(logs, ROOT, _listed(options, "accounts")):
-        for region in _sub_folders(logs, f"{account}{LOG_FOLDER}/", _listed(options, "regions")):
+    for account in _sub_folders(logs, ROOT, options.accounts):
+        for region in _sub_folders(logs, f"{account}{LOG_FOLDER}/", options.regions):
             for hour in range(24):
                 fetched.extend(logs.files(f"{region}{day:%Y/%m/%d}/{hour:02d}/"))
     return sorted(fetched, key=lambda f: f.origin)
@@ -178,13 +186,6 @@ def read_invocation_logs(
     create_view(con, view, USAGE_EVENTS, [paths.select(con, path, "jsonl", exprs) for path in files])
 
 
-def check_bedrock_options(options: Mapping[str, Any]) -> None:
-    """Options `fields`, `provider`, `accounts` and `regions` (lists of names), `region` and `endpoint_url`."""
-    log_options_check(DEFAULT_FIELDS, CONTENT, ("accounts", "regions", "region", "endpoint_url"))(options)
-    _listed(options, "accounts")
-    _listed(options, "regions")
-
-
 def redact_invocation_logs(source: Path, target: Path) -> None:
     """The raw copy: invocation logs without the prompt and response bodies."""
     redact_copy(source, target, "jsonl", CONTENT)
@@ -197,5 +198,5 @@ BEDROCK_INVOCATION_LOGS = SourceKind(
     USAGE_EVENT_CHECKS,
     fetch=fetch_invocation_logs,
     redact=redact_invocation_logs,
-    check=check_bedrock_options,
+    options_model=BedrockOptions,
 )

@@ -68,15 +68,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-from google.api_core.client_options import ClientOptions
-from google.cloud import bigquery
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from assets.ingest.base import Fetched, SourceKind
 from assets.ingest.focus import FOCUS
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import (
     column_text,
     create_view,
@@ -92,6 +91,9 @@ from assets.ingest.readers import (
     sql_string,
 )
 from assets.schemas import COST_LINES, MONEY
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 FIELDS: tuple[str, ...] = (
     "billing_account_id",
@@ -192,12 +194,15 @@ _LABELS = json.dumps([{"key": "VARCHAR", "value": "VARCHAR"}])
 _CREDITS = json.dumps([{"amount": "VARCHAR", "type": "VARCHAR"}])
 
 
-class GcpOptions(BaseModel):
-    """`options` of a GCP source. The fetch options apply to `gcp_bigquery` only."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class GcpOptions(KindOptions):
+    """`options` of a `gcp_billing_file` source (and of a `gcp_bigquery` one, which adds the fetch options)."""
 
     project_label_prefix: str = ""
+
+
+class GcpBigQueryOptions(GcpOptions):
+    """`options` of a `gcp_bigquery` source: how its rows are fetched."""
+
     lateness_days: int = Field(default=5, ge=0, le=60)
     billing_project: str | None = None
     """Project that runs (and pays for) the queries; default the table's project."""
@@ -205,14 +210,6 @@ class GcpOptions(BaseModel):
     page_size: int = Field(default=50_000, gt=0)
     api_endpoint: str | None = None
     """Another BigQuery endpoint (tests, private service connect)."""
-
-
-def gcp_options(options: Mapping[str, Any]) -> GcpOptions:
-    try:
-        return GcpOptions.model_validate(dict(options))
-    except ValidationError as error:
-        problems = "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ValueError(problems) from None
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -419,13 +416,16 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: GcpOptions) -> 
 
 def read_gcp_billing(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
     """Files may mix formats (JSON Lines, Parquet, CSV); each is mapped on its own columns."""
-    parsed = gcp_options(options)
-    create_view(con, view, COST_LINES, [_select(con, path, parsed) for path in files])
+    _read(con, files, view, options_as(GcpOptions, options))
+
+
+def _read(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: GcpOptions) -> None:
+    create_view(con, view, COST_LINES, [_select(con, path, options) for path in files])
 
 
 def read_gcp_bigquery(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
     """The landed pages; the partition maps beside them are provenance, not rows."""
-    read_gcp_billing(con, [f for f in files if not f.name.endswith(MAP_SUFFIX)], view, options)
+    _read(con, [f for f in files if not f.name.endswith(MAP_SUFFIX)], view, options_as(GcpBigQueryOptions, options))
 
 
 # --- fetching -----------------------------------------------------------------------------------------------
@@ -486,7 +486,9 @@ def _selected_columns(schema: list[bigquery.SchemaField], table: ExportTable) ->
     return [c for c in heads if c in names]
 
 
-def _job_config(source: Any, options: GcpOptions, **params: Any) -> bigquery.QueryJobConfig:
+def _job_config(source: Any, options: GcpBigQueryOptions, **params: Any) -> bigquery.QueryJobConfig:
+    from google.cloud import bigquery
+
     kinds = {date: "DATE", datetime: "TIMESTAMP"}
     config = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter(k, kinds[type(v)], v) for k, v in params.items()],
@@ -501,7 +503,10 @@ def fetch_gcp_bigquery(source: Any, day: date, workdir: Path) -> list[Fetched]:
     """The usage day's export rows as a page file and the partition map it was read at (see the module
     docstring); nothing when no partition holds rows of the day. Credentials: google-auth's default chain."""
     table = ExportTable.parse(source.path)
-    options = gcp_options(source.options)
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import bigquery
+
+    options = options_as(GcpBigQueryOptions, source.options)
     client_options = ClientOptions(api_endpoint=options.api_endpoint) if options.api_endpoint else None
     client = bigquery.Client(project=options.billing_project or table.project, client_options=client_options)
     with closing(client):
@@ -582,14 +587,22 @@ def _file_expects(source: Any) -> str:
 
 
 def _bigquery_expects(source: Any) -> str:
-    lateness = gcp_options(source.options).lateness_days
+    lateness = options_as(GcpBigQueryOptions, source.options).lateness_days
     return (
         f"rows of the usage day in the export partitions from the day before to {lateness} day(s) after it "
         "(options.lateness_days); a day Google has not exported yet has none"
     )
 
 
-GCP_BILLING_FILE = SourceKind("gcp_billing_file", "cost_lines", read_gcp_billing, FOCUS.checks, expects=_file_expects)
+GCP_BILLING_FILE = SourceKind(
+    "gcp_billing_file", "cost_lines", read_gcp_billing, FOCUS.checks, expects=_file_expects, options_model=GcpOptions
+)
 GCP_BIGQUERY = SourceKind(
-    "gcp_bigquery", "cost_lines", read_gcp_bigquery, FOCUS.checks, fetch=fetch_gcp_bigquery, expects=_bigquery_expects
+    "gcp_bigquery",
+    "cost_lines",
+    read_gcp_bigquery,
+    FOCUS.checks,
+    fetch=fetch_gcp_bigquery,
+    expects=_bigquery_expects,
+    options_model=GcpBigQueryOptions,
 )

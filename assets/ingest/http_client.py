@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import duckdb
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from assets.ingest.base import Fetched
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import MALFORMED_JSON, NOT_AN_OBJECT, sql_string
 
 NO_DATA_ARRAY = "not an API page: no data array"
@@ -60,11 +61,9 @@ EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 BaseUrl = Annotated[str, Field(pattern=r"^https?://[^?#]+$")]
 
 
-class ApiOptions(BaseModel):
+class ApiOptions(KindOptions):
     """`options` of an admin API source. The key is read from the environment variable `api_key_env`; `base_url`
     points the source at another host (a proxy, or a test server). Each vendor sets the defaults."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     api_key_env: EnvName
     base_url: BaseUrl
@@ -72,29 +71,9 @@ class ApiOptions(BaseModel):
     timeout_seconds: float = Field(default=60, gt=0, le=600)
 
 
-def options_check(model: type[ApiOptions]) -> Callable[[Mapping[str, Any]], None]:
-    """The `SourceKind.check` of an admin API kind: its options parse as `model` (saved pages read none of them, but
-    a misspelt option is still refused)."""
-
-    def check(options: Mapping[str, Any]) -> None:
-        try:
-            model.model_validate(options)
-        except ValidationError as exc:
-            raise ValueError(_option_problems(exc)) from None
-
-    return check
-
-
 def parse_options(model: type[OptionsT], source: Any) -> OptionsT:
     """The source's `options` as `model`, with an error naming the source and the option."""
-    try:
-        return model.model_validate(source.options)
-    except ValidationError as exc:
-        raise ValueError(f"source {source.name}: {_option_problems(exc)}") from None
-
-
-def _option_problems(exc: ValidationError) -> str:
-    return "; ".join(f"options.{'.'.join(map(str, e['loc']))}: {e['msg']}".rstrip(".") for e in exc.errors())
+    return options_as(model, source.options, source.name)
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
+from pydantic import Field, field_validator
 
 from assets.config import COST_CATEGORIES
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS, tags_text
+from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import (
     MISSING_COLUMN,
     column_text,
@@ -138,16 +140,25 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, names: Mapping[str, str]
     return project(path, relation, COST_LINES, exprs)
 
 
-def read_invoices(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
+class InvoiceOptions(KindOptions):
     """Options: `fields` (invoice column → the file's name for it) and `period_end` (`inclusive`, the default, or
     `exclusive`)."""
-    fields = options.get("fields") or {}
-    unknown = sorted(set(fields) - set(COLUMNS))
-    if unknown or not all(isinstance(v, str) and v for v in fields.values()):
-        raise ValueError(f"options.fields: invoice columns ({', '.join(COLUMNS)}) → the file's column names")
-    period_end = options.get("period_end", "inclusive")
-    if period_end not in ("inclusive", "exclusive"):
-        raise ValueError(f"options.period_end: expected inclusive or exclusive, not {period_end!r}")
+
+    fields: dict[str, str] = Field(default_factory=dict)
+    period_end: Literal["inclusive", "exclusive"] = "inclusive"
+
+    @field_validator("fields")
+    @classmethod
+    def _invoice_columns(cls, fields: dict[str, str]) -> dict[str, str]:
+        if set(fields) - set(COLUMNS) or not all(fields.values()):
+            raise ValueError(f"invoice columns ({', '.join(COLUMNS)}) → the file's column names")
+        return fields
+
+
+def read_invoices(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
+    """Options: `InvoiceOptions`."""
+    parsed = options_as(InvoiceOptions, options)
+    fields, period_end = parsed.fields, parsed.period_end
     names = {c: fields.get(c, c) for c in COLUMNS}
     create_view(con, view, COST_LINES, [_select(con, p, names, period_end == "inclusive") for p in files])
 
@@ -165,4 +176,4 @@ INVOICE_CHECKS: tuple[RowCheck, ...] = (
     _one_of("ChargeCategory", CHARGE_CATEGORIES, "unknown charge category"),
 )
 
-INVOICE_LINES = SourceKind("invoice_lines", "cost_lines", read_invoices, INVOICE_CHECKS)
+INVOICE_LINES = SourceKind("invoice_lines", "cost_lines", read_invoices, INVOICE_CHECKS, options_model=InvoiceOptions)

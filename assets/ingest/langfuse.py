@@ -56,11 +56,11 @@ from assets.ingest.base import SourceKind
 from assets.ingest.counts import rows_as_parsed
 from assets.ingest.readers import create_view, file_format, sql_string
 from assets.ingest.records import (
+    LogOptions,
     RecordPaths,
     check_provider_option,
     configured_paths,
     latency_ms,
-    log_options_check,
     provider_id,
     redact_copy,
 )
@@ -169,6 +169,11 @@ def redact_observations(source: Path, target: Path) -> None:
     redact_copy(source, target, file_format(source), CONTENT)
 
 
+class LangfuseOptions(LogOptions):
+    defaults = DEFAULT_FIELDS
+    content = CONTENT
+
+
 LANGFUSE_OBSERVATIONS = SourceKind(
     "langfuse_observations",
     "usage_events",
@@ -176,6 +181,6 @@ LANGFUSE_OBSERVATIONS = SourceKind(
     USAGE_EVENT_CHECKS,
     redact=redact_observations,
     count_rows=rows_as_parsed,
-    check=log_options_check(DEFAULT_FIELDS, CONTENT),
+    options_model=LangfuseOptions,
 )
 """Only model calls are records, not every observation of a file: the rows parsed are the rows in."""

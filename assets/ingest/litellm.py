@@ -42,11 +42,11 @@ from assets.ingest.readers import create_view, file_format, sql_string
 from assets.ingest.records import (
     PROVIDER_IDS,
     FieldPath,
+    LogOptions,
     RecordPaths,
     configured_paths,
     counts_text,
     latency_ms,
-    log_options_check,
     provider_id,
     redact_copy,
 )
@@ -181,11 +181,16 @@ def redact_spend_logs(source: Path, target: Path) -> None:
     redact_copy(source, target, file_format(source), CONTENT, JSON_TEXT)
 
 
+class LiteLlmOptions(LogOptions):
+    defaults = DEFAULT_FIELDS
+    content = CONTENT
+
+
 LITELLM_SPENDLOGS = SourceKind(
     "litellm_spendlogs",
     "usage_events",
     read_litellm,
     USAGE_EVENT_CHECKS,
     redact=redact_spend_logs,
-    check=log_options_check(DEFAULT_FIELDS, CONTENT),
+    options_model=LiteLlmOptions,
 )

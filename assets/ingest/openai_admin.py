@@ -31,7 +31,6 @@ from assets.ingest.http_client import (
     day_bounds,
     fetch_pages,
     open_client,
-    options_check,
     page_records,
     parse_options,
     saved_pages,
@@ -230,7 +229,7 @@ OPENAI_COSTS = SourceKind(
     read_costs,
     FOCUS.checks,
     fetch=fetch_costs,
-    check=options_check(OpenAiOptions),
+    options_model=OpenAiOptions,
     incomplete=unfinished_page_sets,
 )
 OPENAI_USAGE = SourceKind(
@@ -239,6 +238,6 @@ OPENAI_USAGE = SourceKind(
     read_usage,
     USAGE_EVENT_CHECKS,
     fetch=fetch_usage,
-    check=options_check(OpenAiUsageOptions),
+    options_model=OpenAiUsageOptions,
     incomplete=unfinished_page_sets,
 )

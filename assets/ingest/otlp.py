@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pydantic import Field, field_validator
 
 from assets.ingest.base import SourceKind
 from assets.ingest.counts import rows_as_parsed
-from assets.ingest.readers import check_known_options, create_view, json_error, jsonl_lines, project, sql_string
+from assets.ingest.options import KindOptions
+from assets.ingest.readers import create_view, json_error, jsonl_lines, project, sql_string
 from assets.ingest.redact import redact_otlp_json
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
@@ -237,10 +239,18 @@ def read_otlp(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, opti
     create_view(con, view, USAGE_EVENTS, [_select(path, keys) for path in files])
 
 
-def check_otlp_options(options: Mapping[str, Any]) -> None:
-    """Options `attributes` (column → attribute keys) and `provider` (the provider of a span that names none)."""
-    check_known_options(options, ("attributes", "provider"))
-    attribute_keys(options)
+class OtlpOptions(KindOptions):
+    """Options `attributes` (column → attribute keys, checked as `attribute_keys` does) and `provider` (the provider
+    of a span that names none)."""
+
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    provider: str | None = None
+
+    @field_validator("attributes")
+    @classmethod
+    def _keys(cls, attributes: dict[str, Any]) -> dict[str, Any]:
+        attribute_keys({"attributes": attributes})
+        return attributes
 
 
 OTLP_JSON = SourceKind(
@@ -250,6 +260,6 @@ OTLP_JSON = SourceKind(
     USAGE_EVENT_CHECKS,
     redact=redact_otlp_json,
     count_rows=rows_as_parsed,
-    check=check_otlp_options,
+    options_model=OtlpOptions,
 )
 """A line is a batch of spans, and only GenAI spans are records: the rows parsed are the rows in."""

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from assets.ingest.options import check_renamed
 from assets.schemas import Column
 
 if TYPE_CHECKING:  # base imports the row counters, which read files with these readers
@@ -45,13 +46,6 @@ _SLASH_FORMATS = [f"{d} {t}".strip() for d in ("%m/%d/%y", "%m/%d/%Y") for t in 
 class UnreadableFile(ValueError):
     """A file whose content a kind cannot read at all (a CUR without its line item type column): staging quarantines
     it whole, as it does a file DuckDB cannot parse, and goes on with the other files."""
-
-
-def check_known_options(options: Mapping[str, Any], known: Collection[str]) -> None:
-    """Refuse options a kind does not read (a misspelt `provider` would otherwise be ignored without a word)."""
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ValueError(f"options: {', '.join(unknown)} not read by this kind; it reads {', '.join(sorted(known))}")
 
 
 def sql_string(value: str) -> str:
@@ -309,36 +303,13 @@ def canonical_select(
     return project(path, relation, schema, exprs)
 
 
-def canonical_check(schema: list[Column], extra: Collection[str] = ()) -> Callable[[Mapping[str, Any]], None]:
-    """The `SourceKind.check` of a canonical kind: option `fields` renames columns of `schema`; `extra` names the
-    other options the kind reads (a usage source's `provider`, for a call whose record names none)."""
-    known = {c.name for c in schema}
-
-    def check(options: Mapping[str, Any]) -> None:
-        check_known_options(options, ("fields", *extra))
-        fields = options.get("fields") or {}
-        if not isinstance(fields, Mapping) or not all(isinstance(v, str) for v in fields.values()):
-            raise ValueError("options.fields: expected a mapping of column → the file's name for it")
-        unknown = sorted(set(fields) - known)
-        if unknown:
-            raise ValueError(f"options.fields: not columns of the target schema: {', '.join(unknown)}")
-
-    return check
-
-
-def canonical_reader(
-    schema: list[Column], formats: frozenset[str], check: Callable[[Mapping[str, Any]], None] | None = None
-) -> Reader:
-    """A `read` for files in the canonical layout of `schema`, in any of the file `formats`.
-
-    Option `fields`: schema column → the file's name for it, e.g. `{"team": "team_name"}`; `check` checks the
-    options first (`canonical_check(schema)` unless given).
-    """
-    check = check or canonical_check(schema)
+def canonical_reader(schema: list[Column], formats: frozenset[str]) -> Reader:
+    """A `read` for files in the canonical layout of `schema`, in any of the file `formats`; option `fields`
+    renames columns (`assets.ingest.options.CanonicalOptions`), e.g. `{"team": "team_name"}`."""
 
     def read(con: duckdb.DuckDBPyConnection, files: list[Path], view: str, options: Mapping[str, Any]) -> None:
-        check(options)
         fields: Mapping[str, str] = options.get("fields") or {}
+        check_renamed(schema, fields)
         selects = []
         for path in files:
             if file_format(path) not in formats:

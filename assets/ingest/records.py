@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
+from pydantic import Field, field_validator
 
+from assets.ingest.options import KindOptions
 from assets.ingest.otlp import PROVIDERS
 from assets.ingest.readers import (
     MISSING_COLUMN,
-    check_known_options,
     column_text,
     csv_records,
     json_pointer,
@@ -485,18 +486,26 @@ def check_provider_option(options: Mapping[str, Any]) -> None:
         raise ValueError("options.provider: expected a provider id such as openai")
 
 
-def log_options_check(
-    defaults: Mapping[str, Sequence[str]], content: Collection[tuple[str, ...]], known: Collection[str] = ()
-) -> Callable[[Mapping[str, Any]], None]:
-    """The `SourceKind.check` of a log kind: options `fields` (paths checked as `configured_paths` does), `provider`
-    and the kind's own `known` ones."""
+class LogOptions(KindOptions):
+    """The options of a log kind: `fields` (column → path or list of paths, replacing the kind's `defaults` per
+    column, checked as `configured_paths` does) and `provider` (the provider of a call whose record names none)."""
 
-    def check(options: Mapping[str, Any]) -> None:
-        check_known_options(options, {"fields", "provider", *known})
-        configured_paths(options, defaults, content)
-        check_provider_option(options)
+    defaults: ClassVar[Mapping[str, Sequence[str]]]
+    content: ClassVar[Collection[tuple[str, ...]]]
+    fields: dict[str, Any] = Field(default_factory=dict)
+    provider: str | None = None
 
-    return check
+    @field_validator("fields")
+    @classmethod
+    def _paths(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        configured_paths({"fields": fields}, cls.defaults, cls.content)
+        return fields
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, provider: str | None) -> str | None:
+        check_provider_option({"provider": provider})
+        return provider
 
 
 def provider_catalog_id(name: str) -> str:

@@ -5,7 +5,8 @@ file's own name for it, e.g. `{"team": "team_name"}`."""
 from __future__ import annotations
 
 from assets.ingest.base import SourceKind
-from assets.ingest.readers import canonical_check, canonical_reader
+from assets.ingest.options import CanonicalOptions
+from assets.ingest.readers import canonical_reader
 from assets.ingest.validate import RowCheck
 from assets.schemas import USAGE_EVENTS
 
@@ -31,20 +32,25 @@ USAGE_EVENT_CHECKS: tuple[RowCheck, ...] = (
 """Token buckets are parts of their totals whatever the source (`assets.schemas.USAGE_EVENTS`); checked where
 the total is known. `attempt` counts tries from 1: a 0 would be neither a first try nor a retry."""
 
-_CHECK = canonical_check(USAGE_EVENTS, ("provider",))
-"""Options `fields` and `provider` (the provider of a call whose record names none)."""
+
+class UsageEventOptions(CanonicalOptions):
+    """Options `fields` and `provider` (the provider of a call whose record names none)."""
+
+    target_schema = USAGE_EVENTS
+    provider: str | None = None
+
 
 USAGE_JSONL = SourceKind(
     "usage_jsonl",
     "usage_events",
-    canonical_reader(USAGE_EVENTS, frozenset({"jsonl"}), _CHECK),
+    canonical_reader(USAGE_EVENTS, frozenset({"jsonl"})),
     USAGE_EVENT_CHECKS,
-    check=_CHECK,
+    options_model=UsageEventOptions,
 )
 USAGE_PARQUET = SourceKind(
     "usage_parquet",
     "usage_events",
-    canonical_reader(USAGE_EVENTS, frozenset({"parquet"}), _CHECK),
+    canonical_reader(USAGE_EVENTS, frozenset({"parquet"})),
     USAGE_EVENT_CHECKS,
-    check=_CHECK,
+    options_model=UsageEventOptions,
 )

@@ -252,7 +252,8 @@ def test_a_repeated_next_link_stops_the_fetch(
 def test_bad_query_sources_are_refused_before_any_request(
     tmp_path: Path, credential: FakeCredential, path: str, options: dict, message: str
 ) -> None:
-    bad = Source(name="azure_api", kind="azure_cost_query", path=path, options=options)
-    with pytest.raises(ValueError, match=message):
-        fetch_cost_query(bad, date(2023, 11, 22), tmp_path)
+    with pytest.raises(ValueError, match=message):  # bad options already when the source is configured
+        fetch_cost_query(
+            Source(name="azure_api", kind="azure_cost_query", path=path, options=options), date(2023, 11, 22), tmp_path
+        )
     assert credential.scopes == []

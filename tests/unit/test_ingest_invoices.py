@@ -192,7 +192,7 @@ def test_a_file_without_a_required_column_has_every_row_rejected_naming_the_file
     [
         ({"fields": {"total": "Total"}}, "options.fields: invoice columns"),
         ({"fields": {"amount": ""}}, "options.fields: invoice columns"),
-        ({"period_end": "inclusive-ish"}, "options.period_end: expected inclusive or exclusive"),
+        ({"period_end": "inclusive-ish"}, "options.period_end: Input should be 'inclusive' or 'exclusive'"),
     ],
 )
 def test_options_are_checked_before_anything_is_read(tmp_path: Path, options: dict, message: str) -> None:
