@@ -20,7 +20,6 @@ from pathlib import Path
 
 import duckdb
 
-from assets.allocation.rules import Params, cost_category_sql
 from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import SourceKind
@@ -28,6 +27,7 @@ from assets.ingest.readers import UnreadableFile
 from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, replace_partition, write_parquet
+from assets.matching import Params, cost_category_sql
 from assets.raw import manifest_entries
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
 from assets.spread import spread_lines

@@ -36,7 +36,6 @@ from typing import Any
 
 import duckdb
 
-from assets.config import COST_CATEGORIES
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS, tags_text
 from assets.ingest.readers import (
@@ -54,7 +53,7 @@ from assets.ingest.readers import (
 )
 from assets.ingest.records import with_error_column
 from assets.ingest.validate import RowCheck
-from assets.schemas import COST_LINES
+from assets.schemas import COST_CATEGORIES, COST_LINES
 
 COLUMNS = (
     "vendor",
