@@ -46,8 +46,8 @@ from assets.ingest.records import (
     counts_text,
     log_options_check,
     provider_id,
-    redact_copy,
 )
+from assets.ingest.redact import redact_copy
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import DIMENSIONS, USAGE_EVENTS
 
