@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from assets.schemas import DIMENSIONS
+from assets.schemas import COST_CATEGORIES, DIMENSIONS
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -53,20 +53,6 @@ USAGE_KEYS = ("provider", "model", "operation", "api_key_id", "service_tier", *D
 
 METRIC_KEYS = ("provider", "resource_id", *DIMENSIONS)
 """Usage-metric columns a spread may filter its `metric:<name>` driver by."""
-
-COST_CATEGORIES = (
-    "inference",
-    "gpu",
-    "gpu_idle",
-    "vector_db",
-    "embeddings",
-    "data_transfer",
-    "storage",
-    "observability",
-    "fine_tuning",
-    "human_review",
-    "other",
-)
 
 
 class ConfigError(ValueError):

@@ -1,13 +1,18 @@
 """Sources → raw: every file a source offers for a day, kept byte for byte, with a manifest per source and day.
 
 `land_day` keeps a byte-for-byte copy of every file a source offers for the day (named by its content) and writes
-the day's manifest; `manifest_files` lists what a landed day holds, for staging to read.
+the day's manifest; `land_days` does so for several days, one source's failure never stopping the others;
+`manifest_files` lists what a landed day holds, for staging to read.
 """
 
 import glob as globlib
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+import duckdb
 
 from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
@@ -58,53 +63,81 @@ def _origin(origin: str, base: Path) -> str:
 
 
 def land_day(settings: Settings, day: date) -> dict[str, int]:
-    """Land every source's files for `day` in raw and write the day's manifests; returns files per source.
-    A remote source's kind fetches its files first (into a scratch folder that is removed afterwards); a kind whose
-    files can carry prompt text lands a redacted copy (`redacted` in the manifest)."""
+    """Land every source's files for `day` in raw and write the day's manifests; returns files per source. The
+    first source that fails raises (`land_days` lands the others and reports it instead)."""
     lake = Lake(settings.app.lake)
-    landed: dict[str, int] = {}
-    con = connect()
-    for source in settings.app.sources:
-        kind = SOURCE_KINDS[source.kind]
-        resolved = _with_local_path_resolved(source, settings.root)
-        fetches = kind.fetch is not None and not (kind.reads_files and kind.reads_files(resolved))
-        with tempfile.TemporaryDirectory(dir=lake.tmp_dir()) as workdir:
-            if kind.fetch and fetches:
-                fetched = kind.fetch(resolved, day, Path(workdir))
-            else:
-                fetched = local_files(source, settings.root, day)
-            rows = []
-            for item in fetched:
-                path = item.path
-                if kind.redact:
-                    path = Path(workdir) / "redacted" / item.path.name
-                    path.parent.mkdir(exist_ok=True)
-                    kind.redact(item.path, path)
-                raw, checksum = land_file(path, lake.raw_dir(source.name))
-                rows.append(
-                    (
-                        source.name,
-                        day,
-                        _origin(item.origin, settings.root),
-                        raw.name,
-                        checksum,
-                        raw.stat().st_size,
-                        item.modified_at,
-                        bool(kind.redact),
-                    )
+    with connect() as con:
+        return {source.name: _land_source(settings, lake, con, source, day) for source in settings.app.sources}
+
+
+@dataclass
+class Landing:
+    """What `land_days` did: files landed per source over the days, and each source day that failed to land."""
+
+    files: dict[str, int]
+    failures: list[tuple[date, str, str]]
+    """(day, source, reason) for each source whose landing raised on that day."""
+
+
+def land_days(settings: Settings, days: Iterable[date]) -> Landing:
+    """Land every source of every day, each on its own: a source whose fetch or copy fails is reported in
+    `failures` and its day's manifest removed, so that staging leaves it out of that day (rather than stage an
+    older landing) while the day's other sources go on (`assets.staging.stage_landed_days`)."""
+    lake = Lake(settings.app.lake)
+    landing = Landing(dict.fromkeys((s.name for s in settings.app.sources), 0), [])
+    with connect() as con:
+        for day in days:
+            for source in settings.app.sources:
+                try:
+                    landing.files[source.name] += _land_source(settings, lake, con, source, day)
+                except Exception as exc:  # whatever a fetch or a copy raises, the other sources go on
+                    lake.manifest_file(source.name, day).unlink(missing_ok=True)
+                    landing.failures.append((day, source.name, f"{type(exc).__name__}: {str(exc).strip()}"))
+    return landing
+
+
+def _land_source(settings: Settings, lake: Lake, con: duckdb.DuckDBPyConnection, source: Source, day: date) -> int:
+    """Land one source's files for `day` and write its manifest; returns the number of files. A remote source's
+    kind fetches its files first (into a scratch folder that is removed afterwards); a kind whose files can carry
+    prompt text lands a redacted copy (`redacted` in the manifest)."""
+    kind = SOURCE_KINDS[source.kind]
+    resolved = _with_local_path_resolved(source, settings.root)
+    fetches = kind.fetch is not None and not (kind.reads_files and kind.reads_files(resolved))
+    with tempfile.TemporaryDirectory(dir=lake.tmp_dir()) as workdir:
+        if kind.fetch and fetches:
+            fetched = kind.fetch(resolved, day, Path(workdir))
+        else:
+            fetched = local_files(source, settings.root, day)
+        rows = []
+        for item in fetched:
+            path = item.path
+            if kind.redact:
+                path = Path(workdir) / "redacted" / item.path.name
+                path.parent.mkdir(exist_ok=True)
+                kind.redact(item.path, path)
+            raw, checksum = land_file(path, lake.raw_dir(source.name))
+            rows.append(
+                (
+                    source.name,
+                    day,
+                    _origin(item.origin, settings.root),
+                    raw.name,
+                    checksum,
+                    raw.stat().st_size,
+                    item.modified_at,
+                    bool(kind.redact),
                 )
-        con.execute(
-            "create or replace temp table manifest (source varchar, day date, source_path varchar, raw_file varchar, "
-            "sha256 varchar, bytes bigint, modified_at timestamptz, redacted boolean)"
-        )
-        if rows:
-            con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        write_parquet(con, "select * from manifest order by raw_file", lake.manifest_file(source.name, day))
-        looked_at = resolved.path if fetches else str(_local_path(source, settings.root, day))
-        _record_found_nothing(lake, source, day, None if rows else found_nothing(settings, source, day, looked_at))
-        landed[source.name] = len(rows)
-    con.close()
-    return landed
+            )
+    con.execute(
+        "create or replace temp table manifest (source varchar, day date, source_path varchar, raw_file varchar, "
+        "sha256 varchar, bytes bigint, modified_at timestamptz, redacted boolean)"
+    )
+    if rows:
+        con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    write_parquet(con, "select * from manifest order by raw_file", lake.manifest_file(source.name, day))
+    looked_at = resolved.path if fetches else str(_local_path(source, settings.root, day))
+    _record_found_nothing(lake, source, day, None if rows else found_nothing(settings, source, day, looked_at))
+    return len(rows)
 
 
 def found_nothing(settings: Settings, source: Source, day: date, looked_at: str) -> str:

@@ -148,6 +148,21 @@ QUARANTINE: list[Column] = [
 DIMENSIONS = ("team", "feature", "customer", "agent", "workflow")
 """The attribution dimensions of the fact table, in order."""
 
+COST_CATEGORIES = (
+    "inference",
+    "gpu",
+    "gpu_idle",
+    "vector_db",
+    "embeddings",
+    "data_transfer",
+    "storage",
+    "observability",
+    "fine_tuning",
+    "human_review",
+    "other",
+)
+"""The values of `cost_category`: what a cost line is for (set by the config's rules or an invoice's column)."""
+
 UNALLOCATED = "unallocated"
 
 

@@ -12,9 +12,9 @@ from datetime import date, timedelta
 
 import duckdb
 
-from assets.allocation.rules import Params, match_sql
 from assets.config import METRIC_KEYS, USAGE_KEYS, Settings, Source
 from assets.lake import Lake, register_files_view
+from assets.matching import Params, match_sql
 from assets.schemas import STAGED_USAGE_EVENTS, STAGED_USAGE_METRICS
 from assets.sql import connect, run_model, run_sql
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import duckdb
 
-from assets.allocation.rules import Params, cost_category_sql
 from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import SourceKind
@@ -28,6 +27,7 @@ from assets.ingest.readers import UnreadableFile
 from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, replace_partition, write_parquet
+from assets.matching import Params, cost_category_sql
 from assets.raw import manifest_entries
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
 from assets.spread import spread_lines
@@ -294,3 +294,31 @@ def stage_days(settings: Settings, days: list[date]) -> StageResult:
     for table, day in written:
         replace_partition(lake.partition_dir(table, day), written[(table, day)])
     return StageResult(rows=rows, files_by_source=files_by_source, unbalanced_files=unbalanced)
+
+
+def stage_landed_days(settings: Settings, days: list[date]) -> StageResult:
+    """`stage_days` for days some of whose sources may have failed to land (`assets.raw.land_days` left them
+    without a manifest): each day is staged with the sources that landed it, days landed by the same sources in one
+    call. A day no source landed is staged with all of them, which fails naming the first (`land the day first`)."""
+    lake = Lake(settings.app.lake)
+    names = tuple(s.name for s in settings.app.sources)
+    by_sources: dict[tuple[str, ...], list[date]] = {}
+    for day in days:
+        landed = tuple(name for name in names if lake.manifest_file(name, day).exists())
+        by_sources.setdefault(landed or names, []).append(day)
+    results = [stage_days(_with_sources(settings, landed), its_days) for landed, its_days in by_sources.items()]
+    return StageResult(
+        rows={table: sum(r.rows[table] for r in results) for table in STAGING_TABLES},
+        files_by_source={
+            name: sum(r.files_by_source.get(name, 0) for r in results)
+            for name in names
+            if any(name in r.files_by_source for r in results)
+        },
+        unbalanced_files=[f for r in results for f in r.unbalanced_files],
+    )
+
+
+def _with_sources(settings: Settings, names: tuple[str, ...]) -> Settings:
+    """`settings` with only the sources named."""
+    sources = [s for s in settings.app.sources if s.name in names]
+    return settings.model_copy(update={"app": settings.app.model_copy(update={"sources": sources})})

@@ -5,29 +5,21 @@ fact_cost, reconciliation, true_up → warehouse; focus_export beside the marts,
 it refuses still gets its marts and warehouse views.
 """
 
-from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from assets.allocation.engine import allocate
-from assets.config import Settings, Source
 from assets.export.focus import FOCUS_VERSIONS, export_focus_versions, lake_export_dir
 from assets.lake import Lake
 from assets.marts.facts import build_marts
 from assets.pricing import price_day
-from assets.raw import land_day
-from assets.staging import stage_days
+from assets.raw import land_days
+from assets.staging import stage_landed_days
 from assets.warehouse import publish_warehouse
 from pipelines.partitions import daily
 from pipelines.resources import ApportionConfig, partition_days
-
-
-def with_sources(settings: Settings, sources: Iterable[Source]) -> Settings:
-    """`settings` with only `sources` configured."""
-    return settings.model_copy(update={"app": settings.app.model_copy(update={"sources": list(sources)})})
 
 
 @dg.asset(
@@ -47,22 +39,10 @@ def with_sources(settings: Settings, sources: Iterable[Source]) -> Settings:
     ],
 )
 def raw_files(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> dg.MaterializeResult:
-    settings = apportion.settings()
-    lake = Lake(settings.app.lake)
-    landed: dict[str, int] = {}
-    failed: list[dict[str, str]] = []
-    for day in partition_days(context):
-        for source in settings.app.sources:
-            try:
-                landed[source.name] = (
-                    landed.get(source.name, 0) + land_day(with_sources(settings, [source]), day)[source.name]
-                )
-            except Exception as exc:  # a fetch or a copy that fails: reported, and the day's other sources go on
-                # no manifest: staging leaves the source out of the day rather than stage an older landing
-                lake.manifest_file(source.name, day).unlink(missing_ok=True)
-                reason = f"{type(exc).__name__}: {str(exc).strip()}"
-                failed.append({"day": str(day), "source": source.name, "reason": reason})
-                context.log.error(f"{day} source {source.name} not landed: {reason}")
+    landing = land_days(apportion.settings(), partition_days(context))
+    failed = [{"day": str(day), "source": source, "reason": reason} for day, source, reason in landing.failures]
+    for failure in failed:
+        context.log.error(f"{failure['day']} source {failure['source']} not landed: {failure['reason']}")
     summary = "; ".join(f"{f['day']} {f['source']}" for f in failed)
     check = dg.AssetCheckResult(
         check_name="sources_landed",
@@ -70,7 +50,7 @@ def raw_files(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> 
         metadata={"failures": dg.MetadataValue.json(failed)},
         description=f"{len(failed)} source day(s) not landed: {summary}" if failed else None,
     )
-    return dg.MaterializeResult(metadata={f"files/{s}": n for s, n in landed.items()}, check_results=[check])
+    return dg.MaterializeResult(metadata={f"files/{s}": n for s, n in landing.files.items()}, check_results=[check])
 
 
 @dg.multi_asset(
@@ -109,26 +89,14 @@ def raw_files(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> 
     can_subset=False,
 )
 def staging_tables(context: dg.AssetExecutionContext, apportion: ApportionConfig):
-    settings = apportion.settings()
-    lake = Lake(settings.app.lake)
-    # the days in one call, but a day some source failed to land (no manifest) is staged without it; a day no
-    # source landed is an error (`land the day first`)
-    names = tuple(s.name for s in settings.app.sources)
-    landed_days: dict[tuple[str, ...], list[date]] = {}
-    for day in partition_days(context):
-        landed = tuple(name for name in names if lake.manifest_file(name, day).exists())
-        landed_days.setdefault(landed or names, []).append(day)
-    results = [
-        stage_days(with_sources(settings, [s for s in settings.app.sources if s.name in landed]), days)
-        for landed, days in landed_days.items()
-    ]
-    rows = {table: sum(r.rows[table] for r in results) for table in results[0].rows}
+    # a day some source failed to land is staged without it (see `stage_landed_days`)
+    result = stage_landed_days(apportion.settings(), partition_days(context))
     # reported by the check rows_in_equal_rows_out, which names them; the other files and days go on
-    unbalanced = "\n".join(f for r in results for f in r.unbalanced_files)
+    unbalanced = "\n".join(result.unbalanced_files)
     if unbalanced:
         context.log.error(f"rows in != rows staged + rows quarantined for:\n{unbalanced}")
     for table in ("cost_lines", "usage_events", "usage_metrics", "quarantine"):
-        metadata: dict[str, Any] = {"rows": rows[table]}
+        metadata: dict[str, Any] = {"rows": result.rows[table]}
         if table == "quarantine":
             metadata["unbalanced_files"] = unbalanced or "none"
         yield dg.MaterializeResult(asset_key=table, metadata=metadata)

@@ -18,9 +18,10 @@ from datetime import date
 
 import duckdb
 
-from assets.allocation.rules import Params, compile_matches, compile_weights, effective_rules, segments
+from assets.allocation.rules import compile_matches, compile_weights, effective_rules, segments
 from assets.config import AllocationConfig, Settings
 from assets.lake import Lake, register_day_view, write_parquet
+from assets.matching import Params
 from assets.schemas import DIMENSIONS, PRICED_USAGE, STAGED_COST_LINES, STAGED_USAGE_METRICS
 from assets.sql import connect, load_sql, run_model, run_sql
 

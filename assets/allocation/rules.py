@@ -1,4 +1,4 @@
-"""Compile validated rules and category conditions to SQL.
+"""Compile validated allocation rules to SQL (their match conditions through `assets.matching`).
 
 Identifiers in the generated SQL come only from validated names (the whitelists in `assets.config`); every value
 from a config file travels as a bound parameter. Nothing a user writes is pasted into SQL.
@@ -6,67 +6,14 @@ from a config file travels as a bound parameter. Nothing a user writes is pasted
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
-from assets.config import AllocationConfig, Condition, CostCategoryRule, Rule
+from assets.config import AllocationConfig, Rule
+from assets.matching import Params, attribute_sql, match_sql, quote
 from assets.schemas import DIMENSIONS
 
 UNITS = 10_000_000_000
 """Allocation works in integer units of 1e-10 of the reporting currency, the scale of every amount."""
-
-
-@dataclass
-class Params:
-    """Collects bound parameters under generated names."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def bind(self, value: Any) -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return f"${name}"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def attribute_sql(attribute: str, params: Params, alias: str = "l") -> str:
-    """A validated attribute (`ServiceName`, `tag:team`) as SQL over the cost-line alias."""
-    if attribute.startswith("tag:"):
-        return f"{alias}.{_quote('Tags')}[{params.bind(attribute[4:])}]"
-    return f"{alias}.{_quote(attribute)}"
-
-
-def condition_sql(condition: Condition, params: Params, alias: str = "l") -> str:
-    value = attribute_sql(condition.attribute, params, alias)
-    if condition.equals is not None:
-        return f"{value} in ({', '.join(params.bind(v) for v in condition.equals)})"
-    if condition.not_in is not None:
-        return f"({value} is null or {value} not in ({', '.join(params.bind(v) for v in condition.not_in)}))"
-    if condition.like is not None:
-        return "(" + " or ".join(f"{value} ilike {params.bind(p)}" for p in condition.like) + ")"
-    if condition.regex is not None:
-        return f"coalesce(regexp_matches({value}, {params.bind(condition.regex)}), false)"
-    present = f"nullif({value}, '') is not null"
-    return present if condition.exists else f"not ({present})"
-
-
-def match_sql(conditions: list[Condition], params: Params, alias: str = "l") -> str:
-    """All conditions hold (an empty match takes every line)."""
-    return " and ".join(condition_sql(c, params, alias) for c in conditions) or "true"
-
-
-def cost_category_sql(categories: list[CostCategoryRule], params: Params) -> str:
-    """The category of a line: its own `x_CostCategory` if the source gave one, else the first rule that matches."""
-    whens = " ".join(f"when {match_sql(c.match, params)} then {params.bind(c.category)}" for c in categories)
-    return (
-        f"coalesce(l.{_quote('x_CostCategory')}, case {whens} else 'other' end)"
-        if whens
-        else (f"coalesce(l.{_quote('x_CostCategory')}, 'other')")
-    )
 
 
 def effective_rules(config: AllocationConfig, day: date) -> list[Rule]:
@@ -127,11 +74,9 @@ def _tags(rule: Rule, params: Params, owner_keys: dict[str, str]) -> str:
     joins, columns = [], {}
     for owner in owners:
         key = attribute_sql(owner_keys[owner], params)
-        joins.append(f"left join {_quote('owner_' + owner)} o_{owner} on o_{owner}.key = {key}")
+        joins.append(f"left join {quote('owner_' + owner)} o_{owner} on o_{owner}.key = {key}")
     for dimension, sources in (rule.dimensions or {}).items():
-        exprs = [
-            attribute_sql(s, params) if s.startswith("tag:") else f"o_{s[6:]}.{_quote(dimension)}" for s in sources
-        ]
+        exprs = [attribute_sql(s, params) if s.startswith("tag:") else f"o_{s[6:]}.{quote(dimension)}" for s in sources]
         columns[dimension] = "coalesce(" + ", ".join(f"nullif({e}, '')" for e in exprs) + ")"
     columns |= {"provider": "l.x_Provider", "model": "l.x_Model", "is_retry": "false", "weight": "1::hugeint"}
     required = " and ".join(f"{columns.get(d, 'null')} is not null" for d in rule.require) or "true"
@@ -157,7 +102,7 @@ def _usage(rule: Rule, params: Params) -> str:
         "list_price": weight if list_cost else "null",
         "list_group": group + ")" if list_cost else "null",
     }
-    keys = " and ".join(f"{attribute_sql(a, params)} = d.{_quote(k)}" for a, k in rule.join.items())
+    keys = " and ".join(f"{attribute_sql(a, params)} = d.{quote(k)}" for a, k in rule.join.items())
     logged = _select(rule, params, columns, f"join usage_drivers d on {keys}", f"not d.is_coverage and {weight} > 0")
     if rule.driver.startswith("metric:"):
         return logged
@@ -170,7 +115,7 @@ def _unlogged(rule: Rule, params: Params, weight: str, list_group: str) -> str:
     no dimensions and `is_retry` unknown (null, which also keeps its place in every piece order apart from a logged
     piece without dimensions). It has no list price: the calls behind it were never priced one by one."""
     assert rule.join is not None
-    keys = " and ".join(f"{attribute_sql(a, params, 'l2')} = d.{_quote(k)}" for a, k in rule.join.items())
+    keys = " and ".join(f"{attribute_sql(a, params, 'l2')} = d.{quote(k)}" for a, k in rule.join.items())
     coverage = (
         "select m2.line_id, "
         f"coalesce(sum({weight}) filter (where d.is_coverage), 0) as covered, "

@@ -37,12 +37,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import duckdb
 from pydantic import Field, ValidationInfo, model_validator
 
-from assets.ingest.base import Fetched, SourceKind
+from assets.ingest.base import Fetched, SourceEntry, SourceKind
 from assets.ingest.focus import FOCUS
 from assets.ingest.options import KindOptions, options_as
 from assets.ingest.readers import (
@@ -59,9 +59,6 @@ from assets.ingest.readers import (
 )
 from assets.ingest.records import with_error_column
 from assets.schemas import COST_LINES, MONEY
-
-if TYPE_CHECKING:
-    from assets.config import Source
 
 
 class CurOptions(KindOptions):
@@ -586,25 +583,23 @@ def _listed_keys(manifest: Fetched, export_name: str, folder: str) -> list[str]:
     return keys
 
 
-def _hand_downloaded(path: str, layout: str) -> bool:
-    """Whether `path` holds CUR files downloaded by hand rather than an export's folders (see CurOptions.layout)."""
+def reads_files(source: SourceEntry) -> bool:
+    """Whether the source's path holds CUR files downloaded by hand rather than an export's folders (see
+    CurOptions.layout); landing then reads them as a local kind's files, each day keeping its rows in staging."""
+    layout = cur_options(source.options).layout
     if layout != "auto":
         return layout == "files"
-    if "://" in path:
+    if "://" in source.path:
         return False
-    if globlib.has_magic(path) or Path(path).is_file():
+    if globlib.has_magic(source.path) or Path(source.path).is_file():
         return True
-    return Path(path).is_dir() and next(Path(path).rglob("*-Manifest.json"), None) is None
+    return Path(source.path).is_dir() and next(Path(source.path).rglob("*-Manifest.json"), None) is None
 
 
-def fetch_cur(source: Source, day: date, workdir: Path) -> list[Fetched]:
-    """The manifest of the billing period containing `day` and the files it lists (none before AWS delivers); or,
-    for files downloaded by hand, every file the path names (each day keeps its rows in staging)."""
+def fetch_cur(source: SourceEntry, day: date, workdir: Path) -> list[Fetched]:
+    """The manifest of the billing period containing `day` and the files it lists (none before AWS delivers).
+    Files downloaded by hand (`reads_files`) are landed as a local kind's, without a fetch."""
     options = cur_options(source.options)
-    if _hand_downloaded(source.path, options.layout):  # never an s3:// path (CurOptions)
-        from assets.raw import local_files  # here: assets.raw imports the source kinds
-
-        return local_files(source, Path(source.path).parent, day)
     export = _export(source.path, options)
     found = _period_manifest(export, day)
     if found is None:
@@ -624,4 +619,12 @@ def fetch_cur(source: Source, day: date, workdir: Path) -> list[Fetched]:
     return fetched
 
 
-AWS_CUR = SourceKind("aws_cur", "cost_lines", read_cur, checks=FOCUS.checks, fetch=fetch_cur, options_model=CurOptions)
+AWS_CUR = SourceKind(
+    "aws_cur",
+    "cost_lines",
+    read_cur,
+    checks=FOCUS.checks,
+    fetch=fetch_cur,
+    reads_files=reads_files,
+    options_model=CurOptions,
+)

@@ -6,16 +6,28 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import duckdb
 
 from assets.ingest.counts import RowCounter, rows_by_file_type
 from assets.ingest.options import KindOptions, NoOptions
+from assets.ingest.readers import Reader
 from assets.ingest.validate import RowCheck
 
 Target = Literal["cost_lines", "usage_events", "usage_metrics"]
-Reader = Callable[[duckdb.DuckDBPyConnection, list[Path], str, Mapping[str, Any]], None]
+
+
+class SourceEntry(Protocol):
+    """What a kind's fetcher and predicates read of a config source entry (`assets.config.Source`); declared here
+    so that the kinds, which the config validates sources against, do not import the config."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def options(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)

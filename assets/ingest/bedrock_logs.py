@@ -47,8 +47,8 @@ from assets.ingest.records import (
     configured_paths,
     counts_text,
     provider_id,
-    redact_copy,
 )
+from assets.ingest.redact import redact_copy
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import DIMENSIONS, USAGE_EVENTS
 

@@ -37,7 +37,6 @@ from typing import Any, Literal
 import duckdb
 from pydantic import Field, field_validator
 
-from assets.config import COST_CATEGORIES
 from assets.ingest.base import SourceKind
 from assets.ingest.focus import FOCUS, tags_text
 from assets.ingest.options import KindOptions, options_as
@@ -56,7 +55,7 @@ from assets.ingest.readers import (
 )
 from assets.ingest.records import with_error_column
 from assets.ingest.validate import RowCheck
-from assets.schemas import COST_LINES
+from assets.schemas import COST_CATEGORIES, COST_LINES
 
 COLUMNS = (
     "vendor",

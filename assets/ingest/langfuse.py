@@ -62,8 +62,8 @@ from assets.ingest.records import (
     configured_paths,
     latency_ms,
     provider_id,
-    redact_copy,
 )
+from assets.ingest.redact import redact_copy
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
 

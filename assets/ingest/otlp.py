@@ -26,7 +26,7 @@ from assets.ingest.base import SourceKind
 from assets.ingest.counts import rows_as_parsed
 from assets.ingest.options import KindOptions
 from assets.ingest.readers import create_view, json_error, jsonl_lines, project, sql_string
-from assets.ingest.redact import redact_otlp_json
+from assets.ingest.redact import is_content_key, redact_otlp_json
 from assets.ingest.usage_canonical import USAGE_EVENT_CHECKS
 from assets.schemas import USAGE_EVENTS
 
@@ -73,20 +73,6 @@ SPAN_COLUMNS = frozenset(
     {"event_time", "trace_id", "span_id", "parent_span_id", "latency_ms", "status", "request_count"}
 )
 """Columns taken from the span itself, not from attributes."""
-
-CONTENT_KEYS = frozenset(
-    {
-        "gen_ai.input.messages",
-        "gen_ai.output.messages",
-        "gen_ai.system_instructions",
-        "gen_ai.tool.definitions",
-        "gen_ai.tool.call.arguments",
-        "gen_ai.tool.call.result",
-        "gen_ai.prompt",
-        "gen_ai.completion",
-    }
-)
-"""Attributes that carry prompt or response text (older instrumentations: `gen_ai.prompt.0.content`, …)."""
 
 _LISTS = (("_sk", "_sv"), ("_rk", "_rv"))
 """(keys, values) attribute lists of a span, then of its resource."""
@@ -139,7 +125,7 @@ def attribute_keys(options: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
             raise ValueError(f"options.attributes.{column}: expected an attribute key or a list of keys")
         if column not in allowed:
             raise ValueError(f"options.attributes: {column!r} is not a usage_events column read from attributes")
-        content = [k for k in listed if k in CONTENT_KEYS or k.startswith(("gen_ai.prompt.", "gen_ai.completion."))]
+        content = [k for k in listed if is_content_key(k)]
         if content:
             raise ValueError(f"options.attributes.{column}: {', '.join(content)} carries message content")
         keys[column] = listed

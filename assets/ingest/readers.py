@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
 from assets.ingest.options import check_renamed
 from assets.schemas import Column
 
-if TYPE_CHECKING:  # base imports the row counters, which read files with these readers
-    from assets.ingest.base import Reader
+Reader = Callable[[duckdb.DuckDBPyConnection, list[Path], str, Mapping[str, Any]], None]
+"""`read(con, files, view, options)` of a source kind (`assets.ingest.base.SourceKind`)."""
 
 MAX_LINE_BYTES = 256 * 1024 * 1024
 """Longest JSON line accepted: a collector's file exporter writes a whole batch of spans as one line."""

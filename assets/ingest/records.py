@@ -1,6 +1,6 @@
 """What the log kinds (`litellm_spendlogs`, `langfuse_observations`, `bedrock_invocation_logs`) share: the field
-paths with which they read their configurable columns out of a record, the redacted raw copies of their files, and
-SQL helpers for providers, counts and latencies.
+paths with which they read their configurable columns out of a record and SQL helpers for providers, counts and
+latencies (their redacted raw copies: `assets.ingest.redact`).
 
 Field paths: option `fields` maps a text column of `usage_events` to a path or a list of paths (the first non-blank
 value wins), replacing the kind's default for that column:
@@ -20,7 +20,6 @@ pointers; nothing in them is evaluated, and paths into message content are refus
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,12 +40,10 @@ from assets.ingest.readers import (
     jsonl_lines,
     parquet_records,
     project,
-    quote_name,
     relation_columns,
     sql_string,
 )
 from assets.schemas import USAGE_EVENTS, Column
-from assets.sql import connect
 
 # ---------------------------------------------------------------------------------------------------------------
 # Field paths, shared by the log kinds
@@ -239,107 +236,6 @@ def with_error_column(select: str, column: str) -> str:
 
 def _list(texts: Iterable[str]) -> str:
     return "[" + ", ".join(sql_string(t) for t in texts) + "]"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Redacted raw copies, shared by the log kinds
-
-
-def content_patch(content: Collection[tuple[str, ...]]) -> dict[str, Any]:
-    """The JSON merge patch (RFC 7386) deleting the `content` paths: `{"input": {"inputBodyJson": null}}`."""
-    patch: dict[str, Any] = {}
-    for steps in content:
-        node = patch
-        for step in steps[:-1]:
-            node = node.setdefault(step, {})
-        node[steps[-1]] = None
-    return patch
-
-
-def _patched(expr: str, patch: Mapping[str, Any], what: str) -> str:
-    """SQL for the JSON object text `expr` with `patch` applied; text that is not a JSON object cannot be inspected
-    and becomes a placeholder saying so (still not JSON, so it is rejected as the original would have been)."""
-    placeholder = (
-        f"'<redacted {what} that was not JSON: ' || strlen({expr}) || ' bytes, sha256 ' || left(sha256({expr}), 16) "
-        "|| '>'"
-    )
-    merged = f"try(json_merge_patch({expr}, {sql_string(json.dumps(patch))}))::varchar"
-    return (
-        f"case when {expr} is null then null "
-        f"else coalesce(case when starts_with(ltrim({expr}), '{{') then {merged} end, {placeholder}) end"
-    )
-
-
-def _patched_line(patch: Mapping[str, Any], json_text: Collection[str]) -> str:
-    """SQL for a JSON line (`line`) without content; a `json_text` field may hold its JSON as a string, which is
-    patched inside the string."""
-    inner = {f: patch[f] for f in json_text if isinstance(patch.get(f), dict)}
-    expr = _patched("line", {k: v for k, v in patch.items() if k not in inner}, "line")
-    for field, sub in inner.items():
-        pointer = sql_string(json_pointer(field))
-        text = f"json_extract_string({expr}, {pointer})"
-        in_string = f"json_merge_patch({expr}, json_object({sql_string(field)}, {_patched(text, sub, 'value')}))"
-        in_place = f"json_merge_patch({expr}, {sql_string(json.dumps({field: sub}))})"
-        expr = (
-            f"case when {expr} is null or not starts_with({expr}, '{{') then {expr} "
-            f"when json_type({expr}, {pointer}) = 'VARCHAR' then {in_string}::varchar else {in_place}::varchar end"
-        )
-    return expr
-
-
-UNREADABLE_COPY = b"\xff<not kept: the file could not be read, so its prompt text could not be removed>\n"
-"""The raw copy of a log file that cannot be read: none of its bytes (which may hold prompt text), and not readable
-either (not UTF-8, not gzip, not Parquet), so that staging quarantines it whole as it would have the original."""
-
-
-def redact_copy(
-    source: Path, target: Path, fmt: str, content: Collection[tuple[str, ...]], json_text: Collection[str] = ()
-) -> None:
-    """Copy a log file (`fmt` csv, jsonl or parquet; gzipped when `target` ends in `.gz`) to `target` without the
-    values at the `content` paths, in one streaming DuckDB pass. Records keep their numbers: a JSON Lines copy keeps
-    blank lines, a CSV or Parquet copy keeps its rows in order with content columns null (a JSON text column is
-    patched inside). A file that cannot be read is copied as `UNREADABLE_COPY`."""
-    con = connect(keep_order=True)
-    try:
-        con.execute(_redacting_copy(con, source, target, fmt, content_patch(content), json_text))
-    except duckdb.Error:
-        target.write_bytes(UNREADABLE_COPY)
-    finally:
-        con.close()
-
-
-def _redacting_copy(
-    con: duckdb.DuckDBPyConnection,
-    source: Path,
-    target: Path,
-    fmt: str,
-    patch: Mapping[str, Any],
-    json_text: Collection[str],
-) -> str:
-    """The COPY statement of `redact_copy`."""
-    options = ", compression 'gzip'" if target.suffix == ".gz" else ""
-    if fmt == "jsonl":
-        lines = jsonl_lines(source)
-        last = f"(select coalesce(max(_row), 0) + 1 from {lines})"
-        query = (
-            f"select {_patched_line(patch, json_text)} as line "
-            f"from range(1, {last}) r(n) left join {lines} l on l._row = r.n order by r.n"
-        )
-        options = f"format csv, header false, quote '', escape '', delimiter '\x01'{options}"
-    else:
-        records = csv_records(source) if fmt == "csv" else parquet_records(source)
-        present = relation_columns(con, records)
-        replaced = [
-            f"{_patched(column_text(f, present[f]), sub, 'value')} as {quote_name(f)}"
-            if isinstance(sub, dict)
-            else f"null::{present[f]} as {quote_name(f)}"
-            for f, sub in patch.items()
-            if f in present
-        ]
-        replace = f" replace ({', '.join(replaced)})" if replaced else ""
-        query = f"select * exclude (_row){replace} from {records} order by _row"
-        options = f"format {fmt}{', header true' if fmt == 'csv' else ''}{options}"
-    return f"copy ({query}) to {sql_string(str(target))} ({options})"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
+import assets.raw
+import assets.staging
 import pipelines.assets
 import pipelines.checks
 import pipelines.cli
@@ -131,14 +133,14 @@ def test_a_day_whose_export_fails_still_gets_its_marts_and_the_other_days_run(tm
 
 def test_a_day_whose_staging_fails_is_listed_and_the_other_day_runs(tmp_path, sample, monkeypatch):
     config = small_config(tmp_path, sample)
-    real = pipelines.assets.stage_days
+    real = assets.staging.stage_days
 
     def stage_days(settings, days):
         if DAYS[1] in days:
             raise ValueError(f"{sample}/usage/{DAYS[1]}/calls.jsonl:3: provider: cannot be inferred")
         return real(settings, days)
 
-    monkeypatch.setattr(pipelines.assets, "stage_days", stage_days)
+    monkeypatch.setattr(assets.staging, "stage_days", stage_days)
 
     result = cli("run", "--start", str(DAYS[0]), "--end", str(DAYS[1]), "--config", str(config))
 
@@ -237,14 +239,14 @@ def test_a_failed_row_balance_fails_the_run_but_holds_back_nothing(tmp_path, sam
 
 def test_a_source_that_fails_to_land_is_listed_and_the_days_other_sources_are_staged(tmp_path, sample, monkeypatch):
     config = small_config(tmp_path, sample)
-    real = pipelines.assets.land_day
+    real = assets.raw.local_files
 
-    def land_day(settings, day):
-        if day == DAYS[1] and [s.name for s in settings.app.sources] == ["app_usage"]:
+    def local_files(source, base, day):
+        if day == DAYS[1] and source.name == "app_usage":
             raise ConnectionError("usage store at 127.0.0.1:9 refused the connection")
-        return real(settings, day)
+        return real(source, base, day)
 
-    monkeypatch.setattr(pipelines.assets, "land_day", land_day)
+    monkeypatch.setattr(assets.raw, "local_files", local_files)
 
     result = cli("run", "--start", str(DAYS[0]), "--end", str(DAYS[1]), "--config", str(config))
 

@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from assets.allocation.rules import Params, cost_category_sql
 from assets.config import AllocationConfig
 from assets.export.focus import build_charges
 from assets.ingest.aws_cur import AWS_CUR, LINE_ITEM_TYPES, legacy_period
 from assets.ingest.validate import cast_or_reject
+from assets.matching import Params, cost_category_sql
 from assets.schemas import COST_LINES
 from assets.sql import connect, run_model
 from assets.staging import read_files

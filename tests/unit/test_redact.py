@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from assets.config import load_settings
-from assets.ingest.records import UNREADABLE_COPY
-from assets.ingest.redact import redact_otlp_json
+from assets.ingest.otlp import attribute_keys
+from assets.ingest.redact import CONTENT_KEYS, UNREADABLE_COPY, redact_otlp_json
 from assets.lake import Lake
 from assets.raw import land_day
 from assets.sql import connect
 from assets.staging import stage_day
-from tests.unit.test_ingest_otlp import NEW_STYLE, SECRET, request
+from tests.unit.test_ingest_otlp import NEW_STYLE, SECRET, attr, request, span
 from tests.unit.test_staging import staged
 
 DAY = date(2026, 3, 2)  # NEW_STYLE starts at 1772445600 s = 2026-03-02T10:00:00Z
@@ -40,6 +40,27 @@ def test_redacted_copy_drops_message_content_and_keeps_everything_read(tmp_path:
     assert "gen_ai.input.messages" not in keys and "gen_ai.usage.input_tokens" in keys
     assert span["events"][0]["attributes"] == []
     assert blank == "" and broken.startswith("<redacted line that was not JSON")
+
+
+def test_one_content_key_list_serves_the_redacted_copy_and_the_attribute_option(tmp_path: Path) -> None:
+    """Every key the redaction drops, the `attributes` option of otlp_json refuses, and the other way round."""
+    keys = [*CONTENT_KEYS, "gen_ai.prompt.0.content", "llm.input_messages.0.message.content", "input.value.text"]
+    for key in keys:
+        with pytest.raises(ValueError, match="carries message content"):
+            attribute_keys({"attributes": {"team": key}})
+    assert attribute_keys({"attributes": {"team": "input.values_seen"}})["team"] == ("input.values_seen",)
+    content = [attr(key, f"{SECRET} in {key}") for key in keys]
+    kept = [attr("app.team", "search"), attr("input.values_seen", 3)]
+    link = {"traceId": "00", "spanId": "01", "attributes": content}
+    source = tmp_path / "spans.jsonl"
+    source.write_text(request([span("0A", content + kept, links=[link])], resource=content + kept) + "\n")
+    redact_otlp_json(source, tmp_path / "redacted.jsonl")
+    text = (tmp_path / "redacted.jsonl").read_text()
+    assert SECRET not in text
+    resource_spans = json.loads(text)["resourceSpans"][0]
+    copied = resource_spans["scopeSpans"][0]["spans"][0]
+    assert copied["attributes"] == kept and resource_spans["resource"]["attributes"] == kept
+    assert copied["links"][0]["attributes"] == []
 
 
 def test_no_prompt_text_anywhere_in_the_lake_after_a_run(tmp_path: Path) -> None:
