@@ -1,4 +1,7 @@
 -- split: each won line's amount over its pieces by largest remainder, exact in units of 1e-10
+-- reads: winning_pieces, lines_day, allocated
+-- params: none
+-- output: script: rows inserted into allocated; lines_day.taken set on the lines split
 insert into allocated
 with pieces as (
     select

@@ -3,6 +3,9 @@
 -- date, a time of day, a tier threshold); on each box the price rows in effect are the same everywhere, so the row a
 -- call there pays is picked once per box: its own tier before standard, then the highest threshold reached.
 -- Prices in integer units of 1e-10 USD per million tokens (per thousand requests); a null price stays null.
+-- reads: usage_day, price_table
+-- params: none
+-- output: script: temp tables price_boxes and price_lookup, temp macro in_price_box, temp view priced_day
 create or replace temp table price_boxes as
 
 with usage_span as (

@@ -1,6 +1,9 @@
 -- usage_events_duplicates: the calls of one source on $event_date whose request id was already seen (the same call
 -- logged twice, a log delivered twice), with where it was first seen. Only ids whose hash repeats are ranked, so
 -- the usual day (no repeats) costs one aggregate over 8-byte hashes, not a sort or a table of every id
+-- reads: src_staged, src_typed
+-- params: $event_date
+-- output: script: temp table usage_events_duplicates; src_typed._repeat added and set on the repeats
 create or replace temp table usage_events_duplicates as
 with in_day as (
     select _file, _row, request_id

@@ -1,6 +1,9 @@
 -- attribution_coverage: how much of the cost carries each dimension; one row per day × dimension (team, feature,
 -- customer, agent, workflow). Cost without a value reads 'unallocated' in fact_cost. Beside it, the day's calls and
 -- how many of them reported no usage (usage_missing: not priced) or only part of it (usage_partial: priced low)
+-- reads: fact_cost, priced_usage
+-- params: $as_of, $since
+-- output: the rows of the attribution_coverage mart
 with dimensions as (
     select dimension from (values ('team'), ('feature'), ('customer'), ('agent'), ('workflow')) d(dimension)
 ),
