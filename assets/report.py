@@ -9,6 +9,7 @@ over.
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class Table:
 
 
 def table(title: str, headers: list[str], rows: list, note: str = "") -> Table:
+    """A table of `rows` (each a sequence of cell texts) under `headers`; "none" when there is no row."""
     return Table(title, tuple(headers), [tuple(r) for r in rows], note)
 
 
@@ -52,6 +54,7 @@ def _escaped(value: Any) -> Markup:
     return value if isinstance(value, Markup) else Markup(escape(str(value)))
 
 
+@cache
 def _template() -> jinja2.Template:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, finalize=_escaped, undefined=jinja2.StrictUndefined
@@ -80,9 +83,9 @@ def _open(lake: Lake) -> tuple[duckdb.DuckDBPyConnection, date | None, date | No
             raise ReportError(
                 f"insight marts missing in {lake.root}: {', '.join(missing)}; run `apportion run` or the `insights` job"
             )
-        for table in INSIGHT_TABLES:
-            path = sql_string(str(insight_file(lake, table)))
-            con.execute(f"create view {table} as select * from read_parquet({path})")
+        for mart in INSIGHT_TABLES:
+            path = sql_string(str(insight_file(lake, mart)))
+            con.execute(f"create view {mart} as select * from read_parquet({path})")
     except BaseException:
         con.close()
         raise

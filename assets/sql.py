@@ -83,23 +83,22 @@ def split_statements(sql: str) -> list[str]:
 
 def _header(name: str, sql: str) -> tuple[str, dict[str, str]]:
     """The description and the fields (`reads`, `params`, `output`) of the leading comment lines of a file."""
-    lines: list[str] = []
-    for line in sql.splitlines():
-        if not line.startswith("--"):
-            break
-        lines.append(line[2:].strip())
     description: list[str] = []
     fields: dict[str, list[str]] = {}
     field = None
-    for line in lines:
-        key, _, value = line.partition(":")
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        key, _, value = line[2:].strip().partition(":")
         if key in HEADER_FIELDS and key not in fields:
             field = key
             fields[key] = [value.strip()]
         elif field is None:
-            description.append(line)
-        else:  # a field's value continued on the next comment line
-            fields[field].append(line)
+            description.append(line[2:].strip())
+        elif line.startswith("--  "):  # a field's value continued, indented
+            fields[field].append(line[2:].strip())
+        else:
+            break
     missing = [f for f in HEADER_FIELDS if f not in fields]
     if not description or missing:
         what = ", ".join(f"-- {f}:" for f in missing) or "a description line"

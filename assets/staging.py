@@ -222,6 +222,7 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
         queries["cost_lines"] = "select * from cost_lines_day_src"
     elif kind.target == "usage_events":
         run_model(con, "staging/usage_events_duplicates", {"event_date": day})
+        run_model(con, "staging/mark_repeats")
         run_model(con, "staging/day_rejected_usage")
         queries["usage_events"] = load_sql("staging/usage_events")
     else:

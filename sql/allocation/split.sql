@@ -1,7 +1,7 @@
 -- split: each won line's amount over its pieces by largest remainder, exact in units of 1e-10
 -- reads: winning_pieces, lines_day, allocated
 -- params: none
--- output: script: rows inserted into allocated; lines_day.taken set on the lines split
+-- output: rows inserted into allocated: the pieces of the lines won in this segment
 insert into allocated
 with pieces as (
     select
@@ -53,6 +53,4 @@ select
     unallocated_reason,
     list_price,
     list_group
-from ranked;
-
-update lines_day set taken = true where line_id in (select line_id from winning_pieces)
+from ranked
