@@ -409,7 +409,9 @@ def price_usage(con: duckdb.DuckDBPyConnection, overrides: PriceOverrides) -> No
     `price_source`) and `unpriced_models`."""
     pairs = run_model(con, "pricing/usage_models")
     con.register("price_table", build_price_table(pairs, overrides))
-    run_model(con, "pricing/priced_usage")
+    run_model(con, "pricing/price_boxes")
+    run_model(con, "pricing/price_lookup")
+    run_model(con, "pricing/priced_day")
     run_model(con, "pricing/unpriced_models")
 
 

@@ -1,13 +1,22 @@
 """Running the SQL models in `sql/`: one DuckDB connection setup, statement splitting, parameter binding.
 
-DuckDB 2 binds one statement per `execute()` and rejects parameters a statement does not use, so a file is split
-into statements and each gets only the `$names` it mentions.
+Every file under `sql/` starts with a header that states what it needs and makes:
+
+    -- <what the model computes>
+    -- reads: <relations it reads and does not define itself> (or: none)
+    -- params: $a, $b (or: none)
+    -- output: <the relation it creates, or the result of its final select>
+
+`run_model` runs a file with exactly the params its header declares and the relations it reads in place.
+Statements are split, and the `$names` of each found, by DuckDB's own parser (`extract_statements`), so a `;` or a
+`$x` inside a string or a comment is text. DuckDB 2 binds one statement per `execute()` and rejects parameters a
+statement does not use, so each statement gets only the `$names` it mentions.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,69 +24,176 @@ from typing import Any
 import duckdb
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+HEADER_FIELDS = ("reads", "params", "output")
 
 
-@cache
-def load_sql(name: str) -> str:
-    """The text of `sql/<name>.sql`, e.g. `load_sql("marts/fact_cost")`."""
-    return (SQL_DIR / f"{name}.sql").read_text()
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a SQL text: its text without comments nor the closing `;`, and the `$names` it uses."""
+
+    text: str
+    params: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A file of `sql/`: its header and its statements."""
+
+    name: str
+    description: str
+    reads: tuple[str, ...]
+    params: frozenset[str]
+    output: str
+    statements: tuple[Statement, ...]
+
+    @property
+    def path(self) -> Path:
+        return SQL_DIR / f"{self.name}.sql"
+
+
+def _strip(sql: str) -> str:
+    """`sql` without its comments and trailing `;`, by DuckDB's tokenizer (a `--` inside a string stays)."""
+    tokens = duckdb.tokenize(sql)
+    raw = sql.encode()  # token positions are byte offsets
+    kept: list[bytes] = []
+    for i, (start, kind) in enumerate(tokens):
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(raw)
+        kept.append(b"\n" if kind == duckdb.token_type.comment else raw[start:end])
+    text = b"".join(kept).decode().strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text
+
+
+def statements(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> list[Statement]:
+    """The statements of `sql` as DuckDB's parser splits them (`con`'s parser, else a fresh in-memory one)."""
+    parser = con or duckdb.connect()
+    try:
+        parsed = parser.extract_statements(sql)
+    finally:
+        if con is None:
+            parser.close()
+    return [Statement(_strip(s.query), frozenset(s.named_parameters)) for s in parsed]
 
 
 def split_statements(sql: str) -> list[str]:
-    """Statements of a SQL text, split on `;` outside quotes and comments."""
-    statements, current, quote, i = [], [], None, 0
-    while i < len(sql):
-        ch = sql[i]
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-            current.append(ch)
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = len(sql) if end == -1 else end
-            continue
-        elif ch == ";":
-            statements.append("".join(current))
-            current = []
+    """The texts of the statements of `sql`, without comments."""
+    return [s.text for s in statements(sql)]
+
+
+def _header(name: str, sql: str) -> tuple[str, dict[str, str]]:
+    """The description and the fields (`reads`, `params`, `output`) of the leading comment lines of a file."""
+    description: list[str] = []
+    fields: dict[str, list[str]] = {}
+    field = None
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        key, _, value = line[2:].strip().partition(":")
+        if key in HEADER_FIELDS and key not in fields:
+            field = key
+            fields[key] = [value.strip()]
+        elif field is None:
+            description.append(line[2:].strip())
+        elif line.startswith("--  "):  # a field's value continued, indented
+            fields[field].append(line[2:].strip())
         else:
-            current.append(ch)
-        i += 1
-    statements.append("".join(current))
-    return [s.strip() for s in statements if s.strip()]
+            break
+    missing = [f for f in HEADER_FIELDS if f not in fields]
+    if not description or missing:
+        what = ", ".join(f"-- {f}:" for f in missing) or "a description line"
+        raise ValueError(f"sql/{name}.sql: the header lacks {what} (see assets/sql.py)")
+    return " ".join(description), {k: " ".join(v).strip() for k, v in fields.items()}
+
+
+def _names(value: str, prefix: str = "") -> list[str]:
+    if value == "none":
+        return []
+    names = [n.strip() for n in value.split(",")]
+    return [n.removeprefix(prefix) for n in names if n]
+
+
+@cache
+def load_model(name: str) -> Model:
+    """`sql/<name>.sql` with its header, e.g. `load_model("marts/fact_cost")`. Raises ValueError naming the file
+    when the header is missing a field or declares other params than its statements use."""
+    sql = (SQL_DIR / f"{name}.sql").read_text()
+    description, fields = _header(name, sql)
+    parsed = statements(sql)
+    used = frozenset().union(*(s.params for s in parsed))
+    declared = frozenset(_names(fields["params"], "$"))
+    if declared != used:
+        raise ValueError(
+            f"sql/{name}.sql: the header declares params {_listed(declared)}, its statements use {_listed(used)}"
+        )
+    return Model(name, description, tuple(_names(fields["reads"])), declared, fields["output"], tuple(parsed))
+
+
+def _listed(names: frozenset[str] | set[str]) -> str:
+    return ", ".join(f"${n}" for n in sorted(names)) or "none"
+
+
+def load_sql(name: str) -> str:
+    """The one statement of `sql/<name>.sql`, without comments, to run or wrap (`write_parquet`)."""
+    model = load_model(name)
+    if len(model.statements) != 1:
+        raise ValueError(f"sql/{name}.sql: expected one SQL statement, got {len(model.statements)}")
+    return model.statements[0].text
 
 
 def single_statement(sql: str, params: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """The one statement of `sql` without comments, and the subset of `params` it names."""
-    statements = split_statements(sql)
-    if len(statements) != 1:
-        raise ValueError(f"expected one SQL statement, got {len(statements)}")
-    return statements[0], _bound(statements[0], params or {})
+    found = statements(sql)
+    if len(found) != 1:
+        raise ValueError(f"expected one SQL statement, got {len(found)}")
+    return found[0].text, _bound(found[0], params or {})
 
 
-def _bound(statement: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    used = set(_PARAM.findall(statement))
-    missing = used - params.keys()
+def _bound(statement: Statement, params: Mapping[str, Any]) -> dict[str, Any]:
+    missing = statement.params - params.keys()
     if missing:
         raise KeyError(f"SQL parameter(s) not given: {', '.join(sorted(missing))}")
-    return {k: params[k] for k in used}
+    return {k: params[k] for k in statement.params}
+
+
+def _run(con: duckdb.DuckDBPyConnection, found: list[Statement] | tuple[Statement, ...], params: Mapping) -> list:
+    rows: list[tuple] = []
+    for statement in found:
+        rows = con.execute(statement.text, _bound(statement, params)).fetchall()
+    return rows
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
     """Execute every statement of `sql`, binding to each only the parameters it names; rows of the last."""
-    params = params or {}
-    rows: list[tuple] = []
-    for statement in split_statements(sql):
-        rows = con.execute(statement, _bound(statement, params)).fetchall()
-    return rows
+    return _run(con, statements(sql, con), params or {})
 
 
-def run_model(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
-    """Run `sql/<name>.sql`."""
-    return run_sql(con, load_sql(name), params)
+def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables and views `con` can read by name (registered Arrow tables are views)."""
+    rows = con.execute(
+        "select table_name from duckdb_tables() union all select view_name from duckdb_views() where not internal"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def run_model(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None, *, shared: bool = False
+) -> list[tuple]:
+    """Run `sql/<name>.sql` with exactly the params its header declares (with `shared`, `params` is a dict several
+    models draw from: the declared ones are taken from it); rows of its last statement. Raises ValueError naming
+    the file when a param is missing or not declared, or a relation of its `reads:` does not exist."""
+    model = load_model(name)
+    given = set(params or {})
+    missing, extra = model.params - given, set() if shared else given - model.params
+    if missing or extra:
+        raise ValueError(
+            f"{model.path.relative_to(SQL_DIR.parent)} takes params {_listed(model.params)}; "
+            f"missing {_listed(missing)}, not declared {_listed(extra)}"
+        )
+    absent = [r for r in model.reads if r not in relations(con)]
+    if absent:
+        raise ValueError(f"sql/{name}.sql reads {', '.join(absent)}, which does not exist on this connection")
+    return _run(con, model.statements, params or {})
 
 
 def connect(

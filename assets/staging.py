@@ -196,7 +196,6 @@ def collect_deliveries(lake: Lake, source: Source) -> list[Path]:
 def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Source, day: date) -> dict[str, str]:
     """The SQL (by staging table) selecting the rows of the loaded delivery (`load_delivery`) for `day`."""
     kind = SOURCE_KINDS[source.kind]
-    params = {"charge_date": day, "event_date": day, "metric_date": day, "source": source.name}
     queries: dict[str, str] = {}
     if kind.target == "cost_lines":
         spread_lines(con, settings, source, day)
@@ -204,7 +203,8 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
             con,
             "staging/cost_lines",
             {
-                **params,
+                "charge_date": day,
+                "source": source.name,
                 "reporting_currency": settings.app.reporting_currency,
                 "max_fx_age_days": settings.app.max_fx_age_days,
             },
@@ -221,7 +221,8 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
         run_model(con, "staging/day_rejected_cost_lines")
         queries["cost_lines"] = "select * from cost_lines_day_src"
     elif kind.target == "usage_events":
-        run_model(con, "staging/usage_events_duplicates", params)
+        run_model(con, "staging/usage_events_duplicates", {"event_date": day})
+        run_model(con, "staging/mark_repeats")
         run_model(con, "staging/day_rejected_usage")
         queries["usage_events"] = load_sql("staging/usage_events")
     else:

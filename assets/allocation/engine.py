@@ -72,6 +72,7 @@ def allocate_day(
         run_sql(con, f"create or replace temp table candidate_pieces as {weights}", params.values)
         run_model(con, "allocation/winners")
         run_model(con, "allocation/split")
+        run_model(con, "allocation/take_lines")
     list_cost_rules = [r.name for r in rules if r.method == "usage" and r.driver == "list_cost"]
     run_model(con, "allocation/unallocated", {"list_cost_rules": list_cost_rules})
     run_model(con, "allocation/list_prices")

@@ -290,7 +290,12 @@ def find_prompt_neighbours(con: duckdb.DuckDBPyConnection, params: dict[str, Any
     ).fetchall()
     reach = timedelta(days=math.ceil(duplicates.cache_ttl_hours / 24))
     for (day,) in days:
-        run_model(con, "marts/insights/prompt_neighbours", {**params, "day": day, "window_start": day - reach})
+        run_model(
+            con,
+            "marts/insights/prompt_neighbours",
+            {**params, "day": day, "window_start": day - reach},
+            shared=True,
+        )
 
 
 def _parameters(config: InsightsConfig, as_of: date) -> dict[str, Any]:
@@ -351,11 +356,11 @@ def build_insights(
         con.register("budgets", budgets_table(config))
         if "routing_savings" in selected:
             con.register("routing_rules", routing_table(config))
-            run_model(con, "marts/insights/routing_candidates", params)
+            run_model(con, "marts/insights/routing_candidates", params, shared=True)
             price_usage(con, overrides)
         if PROMPT_MARTS & set(selected):
             find_prompt_neighbours(con, params, config.duplicates)
-            run_model(con, "marts/insights/prompt_calls", params)
+            run_model(con, "marts/insights/prompt_calls", params, shared=True)
         rows = {}
         for table in selected:
             model = load_sql(f"marts/insights/{table}")

@@ -2,6 +2,9 @@
 -- 'calls never logged' piece of a usage rule). `list_price` is the list-priced cost of the logged calls behind a
 -- piece of a list_cost rule (0 on its 'calls never logged' piece and on lines such a rule found no calls for), null
 -- on pieces of other rules
+-- reads: allocated, lines_day
+-- params: $charge_date
+-- output: the select of allocated_lines for $charge_date (the partition's rows)
 select
     $charge_date::date as charge_date,
     a.line_id,

@@ -1,4 +1,7 @@
 -- lines_day: the cost lines of one day to allocate; one row per line, amount in integer units of 1e-10
+-- reads: cost_lines_day
+-- params: $cost_metric
+-- output: script: temp tables lines_day (the day's lines, none taken yet), allocated and match_log (empty)
 create or replace temp table lines_day as
 select
     c.*,

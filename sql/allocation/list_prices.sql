@@ -3,6 +3,9 @@
 -- and key) were all split over the same calls, so each line's driver weights sum to the same L. L is shared over the
 -- group's lines by the size of their amounts, then each line's share over its pieces by their weights, both by
 -- largest remainder: the pieces of a group sum to L exactly, as if the calls had been split once.
+-- reads: allocated, lines_day
+-- params: none
+-- output: temp table allocated, replaced: the same pieces with list_price set on the pieces of list_cost rules
 create or replace temp table allocated as
 with lines as (
     select

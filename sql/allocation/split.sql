@@ -1,4 +1,7 @@
 -- split: each won line's amount over its pieces by largest remainder, exact in units of 1e-10
+-- reads: winning_pieces, lines_day, allocated
+-- params: none
+-- output: rows inserted into allocated: the pieces of the lines won in this segment
 insert into allocated
 with pieces as (
     select
@@ -50,6 +53,4 @@ select
     unallocated_reason,
     list_price,
     list_group
-from ranked;
-
-update lines_day set taken = true where line_id in (select line_id from winning_pieces)
+from ranked

@@ -1,5 +1,8 @@
 -- unallocated: lines no rule could split, whole, with the reason from the first rule that matched them. A line whose
 -- first rule splits by list-priced calls (`$list_cost_rules`) is billed spend with no telemetry: its list price is 0
+-- reads: match_log, lines_day, allocated
+-- params: $list_cost_rules
+-- output: rows inserted into allocated: the lines still not taken, whole, with their reason
 insert into allocated
 with first_match as (
     select line_id, arg_min(rule_name, priority) as rule_name, arg_min(method, priority) as method

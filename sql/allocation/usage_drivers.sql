@@ -1,6 +1,9 @@
 -- usage_drivers: the day's priced calls and usage metrics at the grain allocation splits by. Rows of coverage
 -- sources (vendor usage reports, `$coverage_sources`) are flagged: they never split a line, they only count the calls
 -- the vendor served, to find those never logged
+-- reads: priced_day, usage_metrics_day
+-- params: $coverage_sources
+-- output: temp table usage_drivers
 create or replace temp table usage_drivers as
 with calls as (
     select

@@ -1,6 +1,9 @@
 -- winning_pieces: for each open line, the pieces of the first rule (by priority) that can split it. A rule can split
 -- a line when it has pieces of positive weight other than 'calls never logged': calls the vendor counted but nobody
 -- logged never make a rule take a line on their own
+-- reads: candidate_pieces
+-- params: none
+-- output: temp table winning_pieces
 create or replace temp table winning_pieces as
 with totals as (
     select line_id, rule_name, priority

@@ -4,8 +4,9 @@
 -- summary), `stale` why the day's allocation is out of step with staging (the day is not exported); both null when
 -- the line can be exported.
 -- reads: cost_lines_day, allocated_lines_day
--- params: $charge_date, $cost_metric, $charge_categories, $statuses, $commitment_categories,
---   $pricing_categories, $subcategories, $subcategory_parents
+-- params: $charge_categories, $charge_date, $commitment_categories, $cost_metric, $pricing_categories, $statuses,
+--   $subcategories, $subcategory_parents
+-- output: temp table focus_charges
 create or replace temp table focus_charges as
 with allocation as (
     select line_id, count(*) as pieces, any_value(line_amount) as line_amount

@@ -1,6 +1,9 @@
 -- FOCUS 1.2 Cost and Usage: one row per allocated piece of a charge. 1.2 has no allocation columns (nor 1.3's
 -- ServiceProviderName / HostProviderName), so the attribution goes into Tags (keys apportion/…) and x_ columns.
 -- Rows in focus_pieces' order (by charge and piece): the connection preserves insertion order
+-- reads: focus_pieces
+-- params: none
+-- output: the FOCUS 1.2 rows of the day
 select
     * exclude (
         AllocatedMethodDetails, AllocatedMethodId, AllocatedResourceId, AllocatedResourceName, AllocatedTags,

@@ -4,6 +4,9 @@
 -- pieces the way allocation split the cost metric: integer units of 1e-10 by weight / total_weight, largest
 -- remainder, ties in allocation's order. So per charge every column's pieces sum to it exactly and keep its sign,
 -- and the cost metric's pieces are the allocated amounts.
+-- reads: allocated_lines_day, focus_charges, focus_drivers
+-- params: none
+-- output: script: temp macro piece_part, temp table focus_pieces
 
 -- a piece's part of one summable column of its charge: the allocated amount where the column equals the cost
 -- metric, else the piece's largest-remainder share of the column's absolute value (`split_values` lists the charge's

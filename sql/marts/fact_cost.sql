@@ -5,6 +5,9 @@
 -- list-priced calls, `list_price_usd` is what the logged calls behind the row cost at list price and `true_up_usd`
 -- the rest of the amount (discount, price drift, calls never logged, billed spend with no telemetry); both are 0
 -- elsewhere, so sum(true_up_usd) by provider, model and day is the residual of `true_up`.
+-- reads: allocated_lines_day, priced_day
+-- params: $charge_date, $coverage_sources
+-- output: the rows of the fact_cost partition of $charge_date
 with allocated as (
     select
         charge_date,

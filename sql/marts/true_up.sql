@@ -4,6 +4,9 @@
 -- report counted and nobody logged (`unlogged_usd`, the 'calls never logged' pieces). Billed lines with no telemetry
 -- at all (an unknown key, a model nobody logged) appear with list_priced_usd 0 and status 'no telemetry'. Read from
 -- the pieces' `list_price` (set on list_cost rules and their unallocated lines), as fact_cost is.
+-- reads: allocated_lines_day, cost_lines_day
+-- params: none
+-- output: the rows of the true_up partition of the day
 with pieces as (
     select
         a.charge_date,

@@ -1,4 +1,7 @@
 -- unpriced_models: the models of calls that got no price, to add to the catalog or overrides; one row per pair
+-- reads: priced_day
+-- params: none
+-- output: temp view unpriced_models
 create or replace temp view unpriced_models as
 
 with unpriced as (

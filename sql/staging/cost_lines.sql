@@ -3,6 +3,9 @@
 -- usage driver; the shares of its days telescope to the whole exactly),
 -- converted to the reporting currency at the day's dated FX rate; a line with no rate, or whose usage driver is not
 -- staged for its whole period, carries its reject reason
+-- reads: src_staged, line_spread, fx_rates
+-- params: $charge_date, $max_fx_age_days, $reporting_currency, $source
+-- output: script: temp macro day_share, temp table cost_lines_candidates
 
 -- the day's part of an amount: its units of 1e-10 through the day minus through the day before, so the parts of
 -- the days of a period telescope to the whole exactly and never flip its sign

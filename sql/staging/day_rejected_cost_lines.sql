@@ -1,5 +1,8 @@
 -- day_rejected: typed cost lines that cannot be staged on the day they charge: the usage driver of their period is
 -- not staged for every day yet, or there is no FX rate for that day
+-- reads: cost_lines_candidates, line_spread
+-- params: none
+-- output: temp view day_rejected
 create or replace temp view day_rejected as
 select
     parse_filename(c._file) as source_file,

@@ -1,4 +1,7 @@
 -- day_rejected: calls of the day whose request id was already seen (kept once, the repeats quarantined)
+-- reads: usage_events_duplicates
+-- params: none
+-- output: temp view day_rejected
 create or replace temp view day_rejected as
 select
     parse_filename(_file) as source_file,

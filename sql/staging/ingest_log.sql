@@ -1,6 +1,9 @@
 -- ingest_log: per source file read for $charge_date (one with no record too): rows in (counted apart from the
 -- parse, in delivery_files) = rows valid + rows quarantined (over all its days), and the valid rows that could not
 -- be staged on this day (rows_rejected_on_day, also in quarantine)
+-- reads: files_read, delivery_files, src_staged, src_rejected, unreadable, day_rejected
+-- params: $kind, $source
+-- output: the rows of the ingest_log partition of the source and day
 with read_rows as (
     select f._file, coalesce(n.rows_in, 0) as rows_read
     from files_read f

@@ -8,6 +8,9 @@
 -- be staged ($staged_days); otherwise the line carries a reason naming the missing days and is quarantined for the
 -- day, never spread by a partial driver. A complete period without any usage is spread evenly and says so
 -- (x_SpreadMethod 'even:no_usage').
+-- reads: src_staged, usage_spread_lines, spread_driver
+-- params: $charge_date, $spread_driver, $staged_days
+-- output: temp table line_spread
 create or replace temp table line_spread as
 with lines as (
     select

@@ -2,6 +2,9 @@
 -- not fit the schema (or undated ones, from that day's own files), rows that cannot be staged on that day, and
 -- whole files that could not be read at all (no row, no column), and files of a set that says it is not whole (the
 -- last saved API page says more follow)
+-- reads: src_rejected, day_rejected, unreadable, incomplete
+-- params: $charge_date, $source, $undated_here
+-- output: the rows of the quarantine partition of the source and day
 select
     charge_date,
     $source as source,

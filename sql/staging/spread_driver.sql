@@ -2,6 +2,10 @@
 -- integer units (requests and tokens as counted; a metric's quantity in units of 1e-10), over the usage rows whose
 -- columns have the configured values (a null list = any value). Requests and tokens count as in the allocation's
 -- usage drivers (sql/allocation/usage_drivers.sql)
+-- reads: spread_usage_events, spread_usage_metrics
+-- params: $driver, $m_agent, $m_api_key_id, $m_customer, $m_feature, $m_model, $m_operation, $m_provider,
+--   $m_resource_id, $m_service_tier, $m_team, $m_workflow, $metric
+-- output: temp table spread_driver
 create or replace temp table spread_driver as
 with events as (
     select

@@ -2,6 +2,9 @@
 -- order of the files (src_typed is filled file by file; a filter keeps the order), so a re-run writes the same
 -- bytes without sorting every call. A successful call that reported no tokens is flagged usage_missing, one that
 -- reported only input or only output (an embedding has no output) usage_partial: staged, counted, never taken as free
+-- reads: src_typed
+-- params: $event_date, $source
+-- output: the rows of the usage_events partition of the source and $event_date
 select
     * exclude (_file, _row, _failure, _repeat) replace (
         case

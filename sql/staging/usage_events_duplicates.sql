@@ -1,6 +1,9 @@
 -- usage_events_duplicates: the calls of one source on $event_date whose request id was already seen (the same call
 -- logged twice, a log delivered twice), with where it was first seen. Only ids whose hash repeats are ranked, so
 -- the usual day (no repeats) costs one aggregate over 8-byte hashes, not a sort or a table of every id
+-- reads: src_staged
+-- params: $event_date
+-- output: temp table usage_events_duplicates
 create or replace temp table usage_events_duplicates as
 with in_day as (
     select _file, _row, request_id
@@ -31,11 +34,4 @@ ranked as (
 
 select _file, _row, request_id, first_file, first_row
 from ranked
-where seen > 1;
-
--- the repeats are marked where they are rather than filtered out by a join, which would not keep the rows' order
-alter table src_typed add column if not exists _repeat boolean default false;
-
-update src_typed set _repeat = true
-from usage_events_duplicates d
-where src_typed._file = d._file and src_typed._row = d._row
+where seen > 1

@@ -1,4 +1,7 @@
 -- usage_metrics_day: the typed usage metrics of one source measured on $metric_date, with lineage
+-- reads: src_staged
+-- params: $metric_date, $source
+-- output: the rows of the usage_metrics partition of the source and $metric_date
 select
     * exclude (_file, _row),
     $source as x_Source,

@@ -2,6 +2,9 @@
 -- month with data (or the budget's `from`) to the month of the last charge date. The forecast to month end adds the
 -- mean daily cost of the last seven days (fewer at the start of the data) for each remaining day; a budget is
 -- 'over' when the month-to-date cost reached it, 'at_risk' when the forecast reaches `at_risk_share` of it.
+-- reads: fact_cost, budgets
+-- params: $as_of, $at_risk_share, $since
+-- output: the rows of the budget_status mart
 with daily as (
     select
         b.budget,

@@ -1,6 +1,9 @@
 -- business_roi: cost against what the business got for it; one row per day × metric × feature × customer of the
 -- business-metric file (a null feature or customer there means all of them, and the cost is summed likewise).
 -- Revenue metrics get a margin and an ROI, count metrics (tickets resolved, sign-ups) a cost per unit.
+-- reads: fact_cost, business_metrics
+-- params: $as_of, $revenue_metrics, $since
+-- output: the rows of the business_roi mart
 with metrics as (
     select
         "date" as charge_date,

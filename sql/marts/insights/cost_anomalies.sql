@@ -7,6 +7,10 @@
 -- attempt × model mix × price, where model mix is the cost per token at fixed per-model reference prices (their
 -- cost per token over the history) and price the rest; each effect is ln(day / baseline median), and the driver is
 -- the largest effect in the direction of the move.
+-- reads: fact_cost
+-- params: $as_of, $baseline_weeks, $min_deviation_usd, $min_points, $min_relative_deviation, $min_weekday_points,
+--   $since, $trailing_days, $z_threshold
+-- output: the rows of the cost_anomalies mart
 with facts as (
     select
         charge_date,

@@ -3,6 +3,9 @@
 -- summed over the horizon; the interval is ± z·σ·√h (σ the residual standard deviation, z for the `interval`
 -- level, errors taken as independent), its lower end not below 0, and null with fewer than three days of history.
 -- Estimates, rounded to the cent.
+-- reads: fact_cost
+-- params: $as_of, $history_start, $horizons, $interval, $z
+-- output: the rows of the cost_forecast mart
 with daily as (
     select
         team,

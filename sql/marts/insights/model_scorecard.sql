@@ -2,6 +2,9 @@
 -- `scorecard_days` days. Cost per successful call is the billed cost fact_cost puts on the model's calls (for a
 -- self-hosted model, its GPUs) over the successful calls, so failed attempts are paid for; latency is of successful
 -- calls; rank_in_feature orders the models of a feature with at least `min_calls` calls by that cost.
+-- reads: fact_cost, priced_usage
+-- params: $as_of, $min_calls, $period_start
+-- output: the rows of the model_scorecard mart
 with calls as (
     select
         provider,

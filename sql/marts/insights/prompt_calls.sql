@@ -2,6 +2,9 @@
 -- prompt would have served it: an exact hit repeats the prompt of a successful call on the same model at most
 -- `cache_ttl` earlier; a near hit (not exact) follows such a call whose prompt's SimHash is at most `max_distance`
 -- bits away (pairs from `prompt_neighbours`).
+-- reads: priced_usage, prompt_neighbours
+-- params: $as_of, $cache_ttl_s, $since
+-- output: temp table prompt_calls
 create or replace temp table prompt_calls as
 
 with calls as (

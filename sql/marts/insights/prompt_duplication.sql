@@ -1,6 +1,9 @@
 -- prompt_duplication: what a response cache would have saved; one row per day × team × feature × provider × model
 -- of calls with a prompt hash. Savings are the hit calls' cost at their dated list prices (estimates: a cache has
 -- its own costs). Near duplicates need `prompt_simhash` from the usage source.
+-- reads: prompt_calls
+-- params: none
+-- output: the rows of the prompt_duplication mart
 select
     charge_date,
     team,

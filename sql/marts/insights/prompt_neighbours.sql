@@ -3,6 +3,9 @@
 -- cache TTL before) and $day: a cache can only serve a near duplicate from that window, so each day's candidate
 -- join stays the size of a few days of prompts. Candidates share the masked bits of one block combination
 -- (`masks`, pigeonhole); `bit_count(a xor b)` decides.
+-- reads: priced_usage, prompt_neighbours
+-- params: $day, $masks, $max_distance, $window_start
+-- output: rows appended to prompt_neighbours: the pairs of prompts first sent on $day
 insert into prompt_neighbours
 
 with window_prompts as (

@@ -1,5 +1,8 @@
 -- repeated_prompts: prompts sent more than once to the same model; one row per provider × model × prompt hash,
 -- with the calls a response cache would have served (exact repeats within the TTL) and what they cost.
+-- reads: prompt_calls
+-- params: none
+-- output: the rows of the repeated_prompts mart
 select
     provider,
     model,

@@ -2,6 +2,9 @@
 -- A logical call is a first attempt and the retries (attempt > 1) that follow it in the same trace on the same
 -- model and prompt. Failed attempts bought nothing: their list cost is the spend that errors caused. Billed
 -- amounts of retry attempts come from fact_cost (is_retry); the rest is at the calls' dated list prices.
+-- reads: fact_cost, priced_usage
+-- params: $as_of, $since
+-- output: the rows of the retry_spend mart
 with calls as (
     select
         event_date as charge_date,

@@ -1,6 +1,9 @@
 -- usage_day (temp table): calls that fit a cheaper model under the first routing rule (config order) they match, as
 -- calls of that model, for the pricing model to price them again at its dated prices. Their current cost and
 -- model travel along.
+-- reads: priced_usage, routing_rules
+-- params: $as_of, $since
+-- output: temp table usage_day
 create or replace temp table usage_day as
 
 with matched as (

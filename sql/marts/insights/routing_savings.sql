@@ -1,6 +1,9 @@
 -- routing_savings: what calls on premium models would have cost on the cheaper tier they fit; one row per day ×
 -- team × feature × routing rule × model. routed_usd prices the same tokens at the cheaper model's dated list price
 -- (the pricing layer's own SQL); calls whose cheaper model has no price are counted, not guessed.
+-- reads: priced_day, priced_usage
+-- params: $as_of, $since
+-- output: the rows of the routing_savings mart
 with routed as (
     select
         event_date as charge_date,

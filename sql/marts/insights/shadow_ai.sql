@@ -4,6 +4,9 @@
 -- carry no team). A line counts under each kind it has a key for; rank 1 = the most unowned spend of its kind.
 -- Calls a vendor served on a key but nobody logged ('calls never logged') are a gap in the telemetry of a managed
 -- key, not shadow AI: true_up and reconciliation show them.
+-- reads: allocated_lines, cost_lines
+-- params: $as_of, $since
+-- output: the rows of the shadow_ai mart
 with pieces as (
     select
         a.charge_date,

@@ -3,6 +3,9 @@
 -- daily change of the mean from a log-linear fit over the window (0.03 = +3 % a day; null when the window has a
 -- single day with calls, too few for a trend); a spike is a day whose mean or p95 prompt size is `spike_factor`
 -- times the median of the previous seven days'.
+-- reads: priced_usage
+-- params: $as_of, $since, $spike_factor
+-- output: the rows of the token_growth mart
 with calls as (
     select
         event_date as charge_date,

@@ -1,6 +1,9 @@
 -- unit_costs: billed cost per unit of use; one row per day × team × feature × customer. Requests and tokens are
 -- fact_cost's usage counts (the 'telemetry' rows), interactions the distinct traces (customer interactions) of the
 -- calls; cost per customer over any period is sum(billed_usd) / count(distinct customer).
+-- reads: fact_cost, priced_usage
+-- params: $as_of, $since
+-- output: the rows of the unit_costs mart
 with billed as (
     select
         charge_date,

@@ -2,6 +2,9 @@
 -- billed_usd is everything fact_cost puts on the workflow (its calls at billed prices and any infrastructure
 -- allocated to it); runs, calls, tokens and the spread of run costs come from the calls priced at list prices.
 -- Calls outside any workflow (workflow 'unallocated') are single-call runs.
+-- reads: fact_cost, priced_usage
+-- params: $as_of, $since
+-- output: the rows of the workflow_costs mart
 with calls as (
     select
         event_date as charge_date,
