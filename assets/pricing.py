@@ -23,7 +23,8 @@ a time-of-day boundary, an override's `from`/`to`). That keeps its semantics exa
 Overrides win over the catalog; unknown models are never guessed: they get no row and stay unpriced.
 """
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -425,3 +426,52 @@ def price_day(settings: Settings, day: date) -> dict[str, Any]:
     unpriced = con.execute("select provider, model, calls from unpriced_models order by calls desc").fetchall()
     con.close()
     return {"rows": rows, "unpriced": unpriced}
+
+
+def _bill_model_names(name: str) -> list[str]:
+    """Spellings of a bill's model name the catalog's own matching may take: as written, lower-cased, without a
+    trailing `-MMDD` date (`gpt-4o-0513` → `gpt-4o`)."""
+    lower = name.strip().lower()
+    return list(dict.fromkeys([name.strip(), lower, re.sub(r"-\d{4}$", "", lower)]))
+
+
+def _words(name: str) -> Counter[str]:
+    """The words of a model name, split at separators, lower-to-upper case and letter-digit changes:
+    `Claude3.5SonnetV2` and `anthropic.claude-3-5-sonnet-20241022-v2:0` both have claude, 3, 5, sonnet, v, 2."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])", " ", name)
+    return Counter(w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w)
+
+
+@cache
+def catalog_model_id(provider: str, model: str) -> str | None:
+    """The catalog's id of a model a bill names under `provider`: the catalog's own matching of the name
+    (`_bill_model_names`), else the provider's model whose id has every word of the name (`Claude3.5Sonnet` →
+    `…anthropic.claude-3-5-sonnet-20240620-v1:0`; of several, the shortest id, then the first). None when the
+    catalog has no such provider, or no model has all the words."""
+    for name in _bill_model_names(model):
+        if found := _catalog_model(provider, name):
+            return found[0].id
+    listed = next((p for p in get_snapshot().providers if p.id == provider), None)
+    wanted = _words(model)
+    if listed is None or not wanted:
+        return None
+    found = sorted((m.id for m in listed.models if not wanted - _words(m.id)), key=lambda i: (len(i), i))
+    return found[0] if found else None
+
+
+def resolve_catalog_models(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Give the cost lines of `table` with a provider and model their catalog model (`x_CatalogModel`), so that a
+    usage rule can join them to the priced calls' `catalog_model`. Each distinct pair is looked up once."""
+    pairs = con.execute(
+        f"select distinct x_Provider, x_Model from {table} "
+        "where x_CatalogModel is null and x_Provider is not null and x_Model is not null"
+    ).fetchall()
+    found = [(p, m, c) for p, m in pairs if (c := catalog_model_id(p, m))]
+    if not found:
+        return
+    con.execute("create or replace temp table catalog_models (provider varchar, model varchar, catalog varchar)")
+    con.executemany("insert into catalog_models values (?, ?, ?)", found)
+    con.execute(
+        f"update {table} t set x_CatalogModel = c.catalog from catalog_models c "
+        "where t.x_CatalogModel is null and t.x_Provider = c.provider and t.x_Model = c.model"
+    )

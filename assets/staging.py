@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.allocation.rules import Params, cost_category_sql
+from assets.allocation.rules import Params, ai_lines_sql, cost_category_sql
 from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import SourceKind
@@ -28,6 +28,7 @@ from assets.ingest.readers import UnreadableFile
 from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_table, staged_and_rejected
 from assets.lake import Lake, replace_partition, write_parquet
+from assets.pricing import resolve_catalog_models
 from assets.raw import manifest_entries
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
 from assets.spread import spread_lines
@@ -209,15 +210,22 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
                 "max_fx_age_days": settings.app.max_fx_age_days,
             },
         )
-        category = Params()
-        category_sql = cost_category_sql(settings.allocation.cost_categories, category)
+        rules = Params()
+        ai_rule, ai_columns = ai_lines_sql(settings.allocation.ai_line_rules(), rules)
+        ai_sql = ", ".join(f"{sql} as {column}" for column, sql in ai_columns.items())
+        category_sql = cost_category_sql(settings.allocation.cost_categories, rules)
         run_sql(
             con,
-            "create or replace temp table cost_lines_day_src as select * exclude (_file, _row, reject_reason) "
+            "create or replace temp table cost_lines_day_src as "
+            f"with ruled as (select *, {ai_rule} as _ai_rule from cost_lines_candidates l "
+            "where reject_reason is null), "
+            f"ai as (select * exclude (_ai_rule) replace ({ai_sql}) from ruled l) "
+            "select * exclude (_file, _row, reject_reason) "
             f"replace ({category_sql} as x_CostCategory), parse_filename(_file) as x_SourceFile, _row as x_SourceRow "
-            "from cost_lines_candidates l where reject_reason is null order by x_LineId",
-            category.values,
+            "from ai l order by x_LineId",
+            rules.values,
         )
+        resolve_catalog_models(con, "cost_lines_day_src")
         run_model(con, "staging/day_rejected_cost_lines")
         queries["cost_lines"] = "select * from cost_lines_day_src"
     elif kind.target == "usage_events":

@@ -6,11 +6,12 @@ from a config file travels as a bound parameter. Nothing a user writes is pasted
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from assets.config import AllocationConfig, Condition, CostCategoryRule, Rule
+from assets.config import AiLineRule, AllocationConfig, Condition, CostCategoryRule, Extract, Rule
 from assets.schemas import DIMENSIONS
 
 UNITS = 10_000_000_000
@@ -67,6 +68,76 @@ def cost_category_sql(categories: list[CostCategoryRule], params: Params) -> str
         if whens
         else (f"coalesce(l.{_quote('x_CostCategory')}, 'other')")
     )
+
+
+AI_LINE_COLUMNS = {
+    "provider": "x_Provider",
+    "model": "x_Model",
+    "token_type": "x_TokenType",
+    "service_tier": "x_ServiceTier",
+    "consumer": "x_ApiKeyId",
+}
+"""What an AI-line rule gives (`AiLineRule` field → cost-line column)."""
+
+_TOKEN_UNIT = r"^\s*([0-9][0-9,]*)?\s*([KkMm])?\s*(tokens?)?\s*$"
+"""A unit a token count is priced in: `Tokens`, `1K`, `1M`, `1000000 Tokens`, `1K tokens`."""
+
+
+def extract_sql(extract: Extract, params: Params, alias: str = "l") -> str:
+    """What an `Extract` gives a line, as SQL (null when its regex or cases find nothing)."""
+    if extract.value is not None:
+        return params.bind(extract.value)
+    assert extract.source is not None
+    text = attribute_sql(extract.source, params, alias)
+    if extract.regex is not None:
+        group = 1 if re.compile(extract.regex).groups else 0
+        sql = f"nullif(regexp_extract({text}, {params.bind(extract.regex)}, {group}), '')"
+    elif extract.cases is not None:
+        whens = " ".join(
+            f"when regexp_matches({text}, {params.bind(p)}) then {params.bind(k)}" for k, p in extract.cases.items()
+        )
+        sql = f"case {whens} end"
+    else:
+        sql = f"nullif(trim({text}), '')"
+    return f"regexp_replace(lower(trim({sql})), '\\s+', '-', 'g')" if extract.lower else sql
+
+
+def ai_lines_sql(rules: list[AiLineRule], params: Params) -> tuple[str, dict[str, str]]:
+    """The SQL of the first AI-line rule matching line `l` (its index, null when none does), and per cost-line
+    column, the SQL of what that rule gives the line over `l` with that index as `l._ai_rule`. A column the bill's
+    reader filled keeps its value; `x_Tokens` is the line's quantity in tokens on a line with a token type: its
+    consumed quantity when counted in tokens, else its pricing quantity times the rule's `tokens_per_unit` or the
+    block its pricing unit names (`1M`, `1000000 Tokens`)."""
+    index = " ".join(f"when {match_sql(r.match, params)} then {i}" for i, r in enumerate(rules))
+    columns: dict[str, str] = {}
+    for name, column in AI_LINE_COLUMNS.items():
+        whens = " ".join(
+            f"when {i} then coalesce({', '.join(extract_sql(e, params) for e in getattr(r, name))})"
+            for i, r in enumerate(rules)
+            if getattr(r, name) is not None
+        )
+        columns[column] = f"coalesce(l.{column}, case l._ai_rule {whens} end)" if whens else f"l.{column}"
+    categories = " ".join(
+        f"when {i} then {params.bind(r.category)}" for i, r in enumerate(rules) if r.category is not None
+    )
+    if categories:
+        columns["x_CostCategory"] = f"coalesce(l.x_CostCategory, case l._ai_rule {categories} end)"
+    per_unit = " ".join(
+        f"when {i} then {r.tokens_per_unit}" for i, r in enumerate(rules) if r.tokens_per_unit is not None
+    )
+    unit = params.bind(_TOKEN_UNIT)
+    block = (
+        f"coalesce(try_cast(replace(regexp_extract(l.PricingUnit, {unit}, 1), ',', '') as decimal(38, 0)), 1) * "
+        f"case upper(regexp_extract(l.PricingUnit, {unit}, 2)) when 'K' then 1000 when 'M' then 1000000 else 1 end"
+    )
+    tokens = (
+        f"case when l.ConsumedUnit ilike 'token%' then l.ConsumedQuantity "
+        f"else l.PricingQuantity * coalesce(case l._ai_rule {per_unit or 'when -1 then null'} end, "
+        f"case when regexp_matches(l.PricingUnit, {unit}) then {block} end) end"
+    )
+    typed = f"({columns['x_TokenType']}) is not null"
+    columns["x_Tokens"] = f"coalesce(l.x_Tokens, case when {typed} then cast({tokens} as decimal(38, 10)) end)"
+    return (f"case {index} end" if index else "null::integer"), columns
 
 
 def effective_rules(config: AllocationConfig, day: date) -> list[Rule]:
