@@ -110,9 +110,7 @@ class Condition(_Strict):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            re.compile(value)
-        return value
+        return value if value is None else _compiles(value)
 
     @model_validator(mode="after")
     def _one_operator(self) -> Condition:
@@ -122,6 +120,15 @@ class Condition(_Strict):
                 f"a condition takes exactly one of in, not_in, like, regex, exists (got {given or 'none'})"
             )
         return self
+
+
+def _compiles(pattern: str) -> str:
+    """A regex that compiles; `re.error` is no ValueError, so pydantic would not report it with its line."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"regex {pattern!r}: {exc}") from None
+    return pattern
 
 
 def _conditions(value: Any) -> Any:
@@ -274,7 +281,7 @@ class Extract(_Strict):
             _check_attribute(self.source)
         for pattern in [self.regex, *(self.cases or {}).values()]:
             if pattern is not None:
-                re.compile(pattern)
+                _compiles(pattern)
         return self
 
     def values(self) -> list[str]:
