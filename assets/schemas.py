@@ -525,6 +525,8 @@ TABLE_COLUMN_DESCRIPTIONS = {
     ("repeated_prompts", "calls"): "Calls with the prompt.",
     ("repeated_prompts", "list_usd"): "List cost of the calls with the prompt.",
     ("true_up", "billed_usd"): "What the vendor billed for the key and model.",
+    ("true_up", "billed_tokens"): "Tokens the billed lines charge for (x_Tokens of AI lines of a cloud bill); null "
+    "when the bill counts none: with status 'no telemetry', the usage no call was logged for.",
     ("manifest", "source"): "Configured source the file belongs to.",
 }
 
@@ -616,6 +618,7 @@ WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
         "model",
         "api_key_id",
         "lines",
+        "billed_tokens",
         "billed_usd",
         "list_priced_usd",
         "residual_usd",

@@ -125,6 +125,7 @@ def ai_lines_sql(rules: list[AiLineRule], params: Params) -> tuple[str, dict[str
     per_unit = " ".join(
         f"when {i} then {r.tokens_per_unit}" for i, r in enumerate(rules) if r.tokens_per_unit is not None
     )
+    rule_unit = f"case l._ai_rule {per_unit} end" if per_unit else "null"
     unit = params.bind(_TOKEN_UNIT)
     block = (
         f"coalesce(try_cast(replace(regexp_extract(l.PricingUnit, {unit}, 1), ',', '') as decimal(38, 0)), 1) * "
@@ -132,7 +133,7 @@ def ai_lines_sql(rules: list[AiLineRule], params: Params) -> tuple[str, dict[str
     )
     tokens = (
         f"case when l.ConsumedUnit ilike 'token%' then l.ConsumedQuantity "
-        f"else l.PricingQuantity * coalesce(case l._ai_rule {per_unit or 'when -1 then null'} end, "
+        f"else l.PricingQuantity * coalesce({rule_unit}, "
         f"case when regexp_matches(l.PricingUnit, {unit}) then {block} end) end"
     )
     typed = f"({columns['x_TokenType']}) is not null"

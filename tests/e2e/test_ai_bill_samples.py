@@ -260,12 +260,15 @@ def test_focus_ai_billing_examples_of_may_2025_recognised_owned_and_reconciled(t
     assert total[INVOICE] == Decimal("65.7212903221")  # 2037.36 over 31 days, each of its 8 lines floored
     true_up = _read(
         lake,
-        "select source, allocation_rule, provider, model, api_key_id, lines, status "
+        "select source, allocation_rule, provider, model, api_key_id, lines, billed_tokens, status "
         "from read_parquet('$lake/marts/true_up/*/*.parquet') where source = 'multi_model_usage' order by model",
     )
     assert true_up == [
-        ("multi_model_usage", "unallocated", "solora-ai", m, "key_02SOLORAATLAS", 2, "no telemetry")
-        for m in ("solora-atlas-5.4-mini", "solora-atlas-5.5")
+        ("multi_model_usage", "unallocated", "solora-ai", m, "key_02SOLORAATLAS", 2, tokens, "no telemetry")
+        for m, tokens in (
+            ("solora-atlas-5.4-mini", _share(Decimal(3_000_000), 31) + _share(Decimal(500_000), 31)),
+            ("solora-atlas-5.5", _share(Decimal(10_000_000), 31) + _share(Decimal(2_000_000), 31)),
+        )
     ]
 
 
@@ -324,13 +327,13 @@ def test_cur_azure_and_gcp_ai_meters_recognised_met_by_telemetry_and_reconciled(
     ]
     true_up = _read(
         lake,
-        "select source, model, sum(billed_usd), status from read_parquet('$lake/marts/true_up/*/*.parquet') "
-        "group by all order by all",
+        "select source, model, sum(billed_tokens), sum(billed_usd), status "
+        "from read_parquet('$lake/marts/true_up/*/*.parquet') group by all order by all",
     )
     assert true_up == [
-        ("azure_openai_ea", "gpt-4o", Decimal("5.75"), "scaled to bill"),
-        ("cur2_bedrock", "Claude3.5Sonnet", Decimal("15"), "scaled to bill"),
-        ("cur2_bedrock", "TitanEmbeddingsV2-Text", Decimal("0.2"), "no telemetry"),
-        ("cur2_bedrock", "claude-3.5-sonnet", Decimal("3"), "scaled to bill"),
-        ("gcp_vertex", "gemini-1.5-flash", Decimal("0.3"), "scaled to bill"),
+        ("azure_openai_ea", "gpt-4o", Decimal(1_700_000), Decimal("5.75"), "scaled to bill"),
+        ("cur2_bedrock", "Claude3.5Sonnet", Decimal(11_100_000), Decimal("15"), "scaled to bill"),
+        ("cur2_bedrock", "TitanEmbeddingsV2-Text", 10 * M, Decimal("0.2"), "no telemetry"),
+        ("cur2_bedrock", "claude-3.5-sonnet", None, Decimal("3"), "scaled to bill"),
+        ("gcp_vertex", "gemini-1.5-flash", Decimal(2_500_000), Decimal("0.3"), "scaled to bill"),
     ]
