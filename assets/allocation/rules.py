@@ -79,7 +79,7 @@ AI_LINE_COLUMNS = {
 }
 """What an AI-line rule gives (`AiLineRule` field → cost-line column)."""
 
-_TOKEN_UNIT = r"^\s*([0-9][0-9,]*)?\s*([KkMm])?\s*(tokens?)?\s*$"
+_TOKEN_UNIT = r"(?i)^\s*([0-9][0-9,]*)?\s*([KkMm])?\s*(tokens?)?\s*$"
 """A unit a token count is priced in: `Tokens`, `1K`, `1M`, `1000000 Tokens`, `1K tokens`."""
 
 
@@ -106,8 +106,8 @@ def ai_lines_sql(rules: list[AiLineRule], params: Params) -> tuple[str, dict[str
     """The SQL of the first AI-line rule matching line `l` (its index, null when none does), and per cost-line
     column, the SQL of what that rule gives the line over `l` with that index as `l._ai_rule`. A column the bill's
     reader filled keeps its value; `x_Tokens` is the line's quantity in tokens on a line with a token type: its
-    consumed quantity when counted in tokens, else its pricing quantity times the rule's `tokens_per_unit` or the
-    block its pricing unit names (`1M`, `1000000 Tokens`)."""
+    consumed quantity when counted in tokens, else its pricing quantity times the block its pricing unit names
+    (`1M`, `1000000 Tokens`), else times the rule's `tokens_per_unit` (a unit such as `Units` or `count`)."""
     index = " ".join(f"when {match_sql(r.match, params)} then {i}" for i, r in enumerate(rules))
     columns: dict[str, str] = {}
     for name, column in AI_LINE_COLUMNS.items():
@@ -133,8 +133,8 @@ def ai_lines_sql(rules: list[AiLineRule], params: Params) -> tuple[str, dict[str
     )
     tokens = (
         f"case when l.ConsumedUnit ilike 'token%' then l.ConsumedQuantity "
-        f"else l.PricingQuantity * coalesce({rule_unit}, "
-        f"case when regexp_matches(l.PricingUnit, {unit}) then {block} end) end"
+        f"else l.PricingQuantity * coalesce(case when regexp_matches(l.PricingUnit, {unit}) then {block} end, "
+        f"{rule_unit}) end"
     )
     typed = f"({columns['x_TokenType']}) is not null"
     columns["x_Tokens"] = f"coalesce(l.x_Tokens, case when {typed} then cast({tokens} as decimal(38, 10)) end)"

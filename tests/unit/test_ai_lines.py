@@ -49,6 +49,13 @@ LINES: list[dict[str, Any]] = [
         "PricingQuantity": Decimal(4_000_000),
         "PricingUnit": "Units",
     },
+    {  # Azure's FOCUS export: the meter as SkuMeter, a quantity in blocks of its unit
+        "ServiceProviderName": "Microsoft",
+        "ServiceName": "Azure OpenAI",
+        "SkuMeter": "gpt-4o-0513-Outp-glbl Tokens",
+        "PricingQuantity": Decimal(200),
+        "PricingUnit": "1K Tokens",
+    },
     {  # no AI: nothing is set
         "ServiceName": "Virtual Machines",
         "SkuMeter": "D2s v3",
@@ -81,6 +88,7 @@ def test_shipped_rules_read_provider_model_token_type_tier_tokens_and_consumer()
         ("azure", "gpt-4o", "output", None, Decimal(3000), "inference", None),
         ("aws", "Claude3.5Sonnet", "output", "batch", Decimal(500_000), "inference", "arn:aws:iam::1:role/search"),
         ("azure", "gpt-4o-mini", "cache_read", None, Decimal(4_000_000), "inference", None),
+        ("azure", "gpt-4o", "output", None, Decimal(200_000), "inference", None),
         (None, None, None, None, None, None, None),
     ]
 
@@ -102,7 +110,7 @@ def test_a_users_rule_comes_before_the_shipped_ones_and_the_defaults_can_be_turn
     alone = parse_yaml(tmp_path / "b.yaml", AllocationConfig).ai_line_rules()
     assert [r.name for r in with_defaults] == ["self_hosted_llama", *(r.name for r in default_ai_lines())]
     assert [r.name for r in alone] == ["self_hosted_llama"]
-    vm = {**LINES[4], "Tags": {"model": "llama-3.1-70b", "app": "Search Bot"}}
+    vm = {**LINES[5], "Tags": {"model": "llama-3.1-70b", "app": "Search Bot"}}
     assert _apply(alone, [LINES[0], vm]) == [
         (None, None, None, None, None, None, None),
         ("self-hosted", "llama-3.1-70b", None, None, None, "gpu", "search-bot"),
