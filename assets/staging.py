@@ -211,15 +211,13 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
             },
         )
         rules = Params()
-        ai_rule, ai_columns = ai_lines_sql(settings.allocation.ai_line_rules(), rules)
-        ai_sql = ", ".join(f"{sql} as {column}" for column, sql in ai_columns.items())
+        ai_sql = ai_lines_sql(settings.allocation.ai_line_rules(), rules, "lines")
         category_sql = cost_category_sql(settings.allocation.cost_categories, rules)
         run_sql(
             con,
             "create or replace temp table cost_lines_day_src as "
-            f"with ruled as (select *, {ai_rule} as _ai_rule from cost_lines_candidates l "
-            "where reject_reason is null), "
-            f"ai as (select * exclude (_ai_rule) replace ({ai_sql}) from ruled l) "
+            "with lines as (select * from cost_lines_candidates where reject_reason is null), "
+            f"ai as ({ai_sql}) "
             "select * exclude (_file, _row, reject_reason) "
             f"replace ({category_sql} as x_CostCategory), parse_filename(_file) as x_SourceFile, _row as x_SourceRow "
             "from ai l order by x_LineId",

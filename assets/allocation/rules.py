@@ -102,43 +102,68 @@ def extract_sql(extract: Extract, params: Params, alias: str = "l") -> str:
     return f"regexp_replace(lower(trim({sql})), '\\s+', '-', 'g')" if extract.lower else sql
 
 
-def ai_lines_sql(rules: list[AiLineRule], params: Params) -> tuple[str, dict[str, str]]:
-    """The SQL of the first AI-line rule matching line `l` (its index, null when none does), and per cost-line
-    column, the SQL of what that rule gives the line over `l` with that index as `l._ai_rule`. A column the bill's
-    reader filled keeps its value; `x_Tokens` is the line's quantity in tokens on a line with a token type: its
-    consumed quantity when counted in tokens, else its pricing quantity times the block its pricing unit names
-    (`1M`, `1000000 Tokens`), else times the rule's `tokens_per_unit` (a unit such as `Units` or `count`)."""
+def _ai_keys(rules: list[AiLineRule]) -> list[str]:
+    """The cost-line columns the AI-line rules read: what they match on and extract from, the columns they fill
+    (a value the reader gave wins) and the units the tokens come from."""
+    read = {c.attribute for r in rules for c in r.match}
+    read |= {e.source for r in rules for name in AI_LINE_COLUMNS for e in getattr(r, name) or [] if e.source}
+    read = {"Tags" if a.startswith("tag:") else a for a in read}
+    return sorted(read | {"PricingUnit", "ConsumedUnit", "x_CostCategory", *AI_LINE_COLUMNS.values()})
+
+
+def ai_lines_sql(rules: list[AiLineRule], params: Params, lines: str) -> str:
+    """A query giving the cost lines of relation `lines` what the first AI-line rule that matches each gives it.
+    A column the bill's reader filled keeps its value. `x_Tokens` is the line's quantity in tokens on a line with a
+    token type: its consumed quantity when counted in tokens, else its pricing quantity times the block its pricing
+    unit names (`1M`, `1000000 Tokens`), else times the rule's `tokens_per_unit` (a unit such as `Units`, `count`).
+
+    The rules run once per distinct combination of the columns they read (a bill has far fewer of those than
+    lines: usage types × meters × units), joined back to every line by those columns."""
+    keys = [_quote(k) for k in _ai_keys(rules)]
     index = " ".join(f"when {match_sql(r.match, params)} then {i}" for i, r in enumerate(rules))
-    columns: dict[str, str] = {}
+    outputs: dict[str, str] = {}
     for name, column in AI_LINE_COLUMNS.items():
         whens = " ".join(
             f"when {i} then coalesce({', '.join(extract_sql(e, params) for e in getattr(r, name))})"
             for i, r in enumerate(rules)
             if getattr(r, name) is not None
         )
-        columns[column] = f"coalesce(l.{column}, case l._ai_rule {whens} end)" if whens else f"l.{column}"
+        outputs[column] = f"coalesce(l.{column}, case l._ai_rule {whens} end)" if whens else f"l.{column}"
     categories = " ".join(
         f"when {i} then {params.bind(r.category)}" for i, r in enumerate(rules) if r.category is not None
     )
-    if categories:
-        columns["x_CostCategory"] = f"coalesce(l.x_CostCategory, case l._ai_rule {categories} end)"
+    outputs["x_CostCategory"] = (
+        f"coalesce(l.x_CostCategory, case l._ai_rule {categories} end)" if categories else "l.x_CostCategory"
+    )
     per_unit = " ".join(
         f"when {i} then {r.tokens_per_unit}" for i, r in enumerate(rules) if r.tokens_per_unit is not None
     )
     rule_unit = f"case l._ai_rule {per_unit} end" if per_unit else "null"
     unit = params.bind(_TOKEN_UNIT)
-    block = (
+    named_block = (
         f"coalesce(try_cast(replace(regexp_extract(l.PricingUnit, {unit}, 1), ',', '') as decimal(38, 0)), 1) * "
         f"case upper(regexp_extract(l.PricingUnit, {unit}, 2)) when 'K' then 1000 when 'M' then 1000000 else 1 end"
     )
-    tokens = (
-        f"case when l.ConsumedUnit ilike 'token%' then l.ConsumedQuantity "
-        f"else l.PricingQuantity * coalesce(case when regexp_matches(l.PricingUnit, {unit}) then {block} end, "
+    typed = f"({outputs['x_TokenType']}) is not null"
+    consumed = f"{typed} and coalesce(l.ConsumedUnit ilike 'token%', false)"
+    block = (
+        f"case when {typed} then coalesce(case when regexp_matches(l.PricingUnit, {unit}) then {named_block} end, "
         f"{rule_unit}) end"
     )
-    typed = f"({columns['x_TokenType']}) is not null"
-    columns["x_Tokens"] = f"coalesce(l.x_Tokens, case when {typed} then cast({tokens} as decimal(38, 10)) end)"
-    return (f"case {index} end" if index else "null::integer"), columns
+    read = ", ".join(f"{sql} as {_quote('_ai_' + column)}" for column, sql in outputs.items())
+    replaced = ", ".join(f"r.{_quote('_ai_' + column)} as {_quote(column)}" for column in outputs)
+    tokens = (
+        "coalesce(c.x_Tokens, cast(case when r._ai_consumed then c.ConsumedQuantity "
+        "else c.PricingQuantity * r._ai_block end as decimal(38, 10)))"
+    )
+    on = " and ".join(f"c.{k} is not distinct from r.{k}" for k in keys)
+    return (
+        f"with ai_kinds as (select distinct {', '.join(keys)} from {lines}), "
+        f"ai_ruled as (select *, {f'case {index} end' if index else 'null::integer'} as _ai_rule from ai_kinds l), "
+        f"ai_read as (select {', '.join(keys)}, {read}, {consumed} as _ai_consumed, {block} as _ai_block "
+        "from ai_ruled l) "
+        f"select c.* replace ({replaced}, {tokens} as x_Tokens) from {lines} c join ai_read r on {on}"
+    )
 
 
 def effective_rules(config: AllocationConfig, day: date) -> list[Rule]:

@@ -73,12 +73,7 @@ def _apply(rules: list[AiLineRule], lines: list[dict[str, Any]] = LINES) -> list
             f"insert into l (n, {', '.join(line)}) values ($n, {', '.join('$' + k for k in line)})", {"n": n, **line}
         )
     params = Params()
-    index, columns = ai_lines_sql(rules, params)
-    con.execute(
-        f"create table out as with ruled as (select *, {index} as _ai_rule from l) "
-        f"select {', '.join(f'{sql} as {c}' for c, sql in columns.items())}, n from ruled l",
-        params.values,
-    )
+    con.execute(f"create table out as {ai_lines_sql(rules, params, 'l')}", params.values)
     return con.execute(f"select {', '.join(READ)} from out order by n").fetchall()
 
 
