@@ -31,7 +31,7 @@ UNIT = Decimal("1e-10")
 Line = tuple[str | None, str | None, str | None, str | None, str | None, Decimal | None, str, str | None]
 
 
-def _focus(provider: str, model: str, token_type: str, tokens: int, key: str, days: int = 31) -> Line:
+def _focus(provider: str, model: str, token_type: str, tokens: int, key: str | None, days: int = 31) -> Line:
     return (provider, model, None, token_type, None, _share(Decimal(tokens), days), "inference", key)
 
 
@@ -155,7 +155,8 @@ def _day_amount(path: Path, day: date, cost: str, start: str | None, end: str | 
     return total
 
 
-def _run(root: Path, day: date, sources: list[dict], calls: list[dict] | None = None) -> dict[str, Path]:
+def _run(root: Path, day: date, sources: list[dict], calls: list[dict] | None = None) -> Path:
+    """`apportion run` over `day` with the repo's rules (owner file: OWNED_KEYS) and prices; the lake."""
     alloc = yaml.safe_load((REPO / "config" / "allocation.yaml").read_text())
     (root / "keys.csv").write_text("key,team\n" + "".join(f"{k},{t}\n" for k, t in OWNED_KEYS.items()))
     for owner in alloc["owners"]:
@@ -194,7 +195,7 @@ def _run(root: Path, day: date, sources: list[dict], calls: list[dict] | None = 
         [*command, "--config", str(root / "apportion.yaml")], capture_output=True, text=True, env=env, cwd=root
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return {"lake": root / "out" / "lake"}
+    return root / "out" / "lake"
 
 
 def _read(lake: Path, query: str) -> list[tuple]:
@@ -242,7 +243,7 @@ def _assert_lines_and_totals(
 def test_focus_ai_billing_examples_of_may_2025_recognised_owned_and_reconciled(tmp_path: Path) -> None:
     day = date(2025, 5, 1)
     files = {n: (FOCUS_AI / f"{n}.csv", "EffectiveCost", "ChargePeriodStart", "ChargePeriodEnd") for n in FOCUS_MAY}
-    lake = _run(tmp_path, day, [{"name": n, "kind": "focus", "path": str(p)} for n, (p, *_) in files.items()])["lake"]
+    lake = _run(tmp_path, day, [{"name": n, "kind": "focus", "path": str(p)} for n, (p, *_) in files.items()])
     _assert_lines_and_totals(lake, day, files, FOCUS_MAY)
     # the consumer on the bill: keys an owner file maps go to their team, the others are billed AI with no telemetry
     teams = _read(
@@ -251,7 +252,7 @@ def test_focus_ai_billing_examples_of_may_2025_recognised_owned_and_reconciled(t
         "where source in ('per_token_ai_model_api', 'multi_model_invoice_via_csp_marketplace', 'multi_model_usage') "
         "group by all order by all",
     )
-    total = {n: _day_amount(*files[n][:1], day, *files[n][1:]) for n in FOCUS_MAY}
+    total = {n: _day_amount(path, day, *columns) for n, (path, *columns) in files.items()}
     assert teams == [
         ("multi_model_invoice_via_csp_marketplace", "tagged_or_owned", "finance", total[INVOICE]),
         ("multi_model_usage", "unallocated", "unallocated", total["multi_model_usage"]),
@@ -276,7 +277,7 @@ def test_focus_ai_billing_examples_of_may_2025_recognised_owned_and_reconciled(t
 def test_focus_ai_billing_examples_of_january_2025_recognised_and_reconciled(tmp_path: Path) -> None:
     day = date(2025, 1, 1)
     files = {n: (FOCUS_AI / f"{n}.csv", "EffectiveCost", "ChargePeriodStart", "ChargePeriodEnd") for n in FOCUS_JAN}
-    lake = _run(tmp_path, day, [{"name": n, "kind": "focus", "path": str(p)} for n, (p, *_) in files.items()])["lake"]
+    lake = _run(tmp_path, day, [{"name": n, "kind": "focus", "path": str(p)} for n, (p, *_) in files.items()])
     _assert_lines_and_totals(lake, day, files, FOCUS_JAN)
 
 
@@ -301,7 +302,7 @@ def test_cur_azure_and_gcp_ai_meters_recognised_met_by_telemetry_and_reconciled(
     sources = [
         {"name": n, "kind": CLOUD_KINDS.get(n, "gcp_billing_file"), "path": str(p)} for n, (p, *_) in files.items()
     ]
-    lake = _run(tmp_path, day, sources, CALLS)["lake"]
+    lake = _run(tmp_path, day, sources, CALLS)
     _assert_lines_and_totals(lake, day, files, CLOUD)
     # bill lines and logged calls meet through the catalog model: each model's lines go to the team that called it;
     # the lines of a model nobody logged fall through to their tag, or, without one, are billed with no telemetry
