@@ -10,6 +10,7 @@ import csv
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,15 +41,20 @@ MATCH_ATTRIBUTES = (
     "SkuId",
     "SkuMeter",
     "PricingUnit",
+    "ConsumedUnit",
+    "SkuPriceDetails",
     "x_CostCategory",
     "x_Provider",
     "x_Model",
+    "x_CatalogModel",
+    "x_TokenType",
+    "x_ServiceTier",
     "x_ApiKeyId",
     "x_Source",
 )
 """Cost-line columns that rule and category conditions may test; `tag:<key>` tests a tag."""
 
-USAGE_KEYS = ("provider", "model", "operation", "api_key_id", "service_tier", *DIMENSIONS)
+USAGE_KEYS = ("provider", "model", "catalog_model", "operation", "api_key_id", "service_tier", *DIMENSIONS)
 """Usage columns a `usage` rule may join cost lines on."""
 
 METRIC_KEYS = ("provider", "resource_id", *DIMENSIONS)
@@ -91,9 +97,7 @@ class Condition(_Strict):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            re.compile(value)
-        return value
+        return value if value is None else _compiles(value)
 
     @model_validator(mode="after")
     def _one_operator(self) -> Condition:
@@ -103,6 +107,15 @@ class Condition(_Strict):
                 f"a condition takes exactly one of in, not_in, like, regex, exists (got {given or 'none'})"
             )
         return self
+
+
+def _compiles(pattern: str) -> str:
+    """A regex that compiles; `re.error` is no ValueError, so pydantic would not report it with its line."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"regex {pattern!r}: {exc}") from None
+    return pattern
 
 
 def _conditions(value: Any) -> Any:
@@ -219,12 +232,91 @@ class CostCategoryRule(_Strict):
 
     _match = field_validator("match", mode="before")(classmethod(lambda cls, v: _conditions(v)))
 
-    @field_validator("category")
+    _category = field_validator("category")(classmethod(lambda cls, v: _known_category(v)))
+
+
+TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "cache_storage")
+"""What the tokens of an AI line are (`x_TokenType`)."""
+
+AI_LINE_DEFAULTS = Path(__file__).with_name("ai_lines.yaml")
+"""The shipped AI-line rules (Bedrock, Azure OpenAI / AI Foundry, Vertex / Gemini, OCI, FOCUS AI columns)."""
+
+
+class Extract(_Strict):
+    """A value an AI-line rule gives a line: `value` as written, or read `from` an attribute — the first capture
+    group of `regex` (the whole match when it has none), or the key of the first `cases` regex that matches.
+    `lower` lower-cases the result and turns spaces into hyphens (a meter's "GPT 4o" → `gpt-4o`)."""
+
+    value: str | None = None
+    source: str | None = Field(default=None, alias="from")
+    regex: str | None = None
+    cases: dict[str, str] | None = None
+    lower: bool = False
+
+    @model_validator(mode="before")
     @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in COST_CATEGORIES:
-            raise ValueError(f"unknown cost category {value!r}: one of {', '.join(COST_CATEGORIES)}")
+    def _literal(cls, value: Any) -> Any:
+        return {"value": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _form(self) -> Extract:
+        if (self.value is None) == (self.source is None):
+            raise ValueError("give either a value or `from` (with regex or cases, or neither to copy it)")
+        if self.regex is not None and self.cases is not None:
+            raise ValueError("give regex or cases, not both")
+        if self.source is not None:
+            _check_attribute(self.source)
+        for pattern in [self.regex, *(self.cases or {}).values()]:
+            if pattern is not None:
+                _compiles(pattern)
+        return self
+
+    def values(self) -> list[str]:
+        """The values it can give without reading a line (a literal or the keys of `cases`)."""
+        return [self.value] if self.value is not None else list(self.cases or {})
+
+
+class AiLineRule(_Strict):
+    """How to read an AI line of a cloud bill: what it matches and what it gives the line. A line takes the first
+    rule that matches; a column the bill's reader already filled keeps its value."""
+
+    name: str
+    match: Match
+    provider: list[Extract] | None = None  # one, or a list: the first that gives a value wins
+    model: list[Extract] | None = None
+    token_type: list[Extract] | None = None
+    service_tier: list[Extract] | None = None
+    consumer: list[Extract] | None = None
+    category: str | None = None
+    tokens_per_unit: int | None = Field(default=None, gt=0)
+
+    _match = field_validator("match", mode="before")(classmethod(lambda cls, v: _conditions(v)))
+    _category = field_validator("category")(classmethod(lambda cls, v: v if v is None else _known_category(v)))
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError("AI-line rule names are lower-case snake_case, at most 63 characters")
         return value
+
+    @field_validator("provider", "model", "token_type", "service_tier", "consumer", mode="before")
+    @classmethod
+    def _alternatives(cls, value: Any) -> Any:
+        return value if value is None or isinstance(value, list) else [value]
+
+    @model_validator(mode="after")
+    def _token_types(self) -> AiLineRule:
+        unknown = [t for e in self.token_type or [] for t in e.values() if t not in TOKEN_TYPES]
+        if unknown:
+            raise ValueError(f"unknown token type {unknown[0]!r}: one of {', '.join(TOKEN_TYPES)}")
+        return self
+
+
+def _known_category(value: str) -> str:
+    if value not in COST_CATEGORIES:
+        raise ValueError(f"unknown cost category {value!r}: one of {', '.join(COST_CATEGORIES)}")
+    return value
 
 
 class Owner(_Strict):
@@ -240,6 +332,8 @@ class Owner(_Strict):
 class AllocationConfig(_Strict):
     owners: list[Owner] = Field(default_factory=list)
     cost_categories: list[CostCategoryRule] = Field(default_factory=list)
+    ai_lines: list[AiLineRule] = Field(default_factory=list)
+    ai_line_defaults: bool = True
     rules: list[Rule]
 
     @model_validator(mode="after")
@@ -261,6 +355,20 @@ class AllocationConfig(_Strict):
 
     def ordered_rules(self) -> list[Rule]:
         return sorted(self.rules, key=lambda r: r.priority)
+
+    def ai_line_rules(self) -> list[AiLineRule]:
+        """The file's own `ai_lines` first, then the shipped defaults unless `ai_line_defaults: false`."""
+        return [*self.ai_lines, *(default_ai_lines() if self.ai_line_defaults else [])]
+
+
+@cache
+def default_ai_lines() -> list[AiLineRule]:
+    """The shipped AI-line rules (`assets/ai_lines.yaml`), validated as a user's are."""
+    return parse_yaml(AI_LINE_DEFAULTS, _AiLines).ai_lines
+
+
+class _AiLines(_Strict):
+    ai_lines: list[AiLineRule]
 
 
 def _check_cost_rule_graph(rules: list[Rule]) -> None:

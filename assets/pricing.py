@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from fnmatch import fnmatchcase
-from functools import cache
 from importlib.metadata import version
 from itertools import pairwise
 from pathlib import Path
@@ -37,10 +36,10 @@ from typing import Annotated, Any, Self
 
 import duckdb
 import pyarrow as pa
-from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelInfo, ModelPrice, StartDateConstraint, TieredPrices, TimeOfDateConstraint
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from assets.catalog import lookup_model
 from assets.config import Settings, parse_yaml
 from assets.lake import Lake, register_day_view, write_parquet
 from assets.schemas import PRICED_USAGE, STAGED_USAGE_EVENTS
@@ -211,18 +210,6 @@ class _Row:
     price_source: str
 
 
-@cache
-def _catalog_model(provider: str, model: str) -> tuple[ModelInfo, bool] | None:
-    """The catalog model genai-prices prices `model` as under `provider` (provider id and the model's `match`
-    clause; no guessing of the provider), and whether it is the provider's own: genai-prices ignores the price
-    variants of a model it borrows from a fallback provider."""
-    try:
-        found, info = get_snapshot().find_provider_model(model, None, provider, None)
-    except LookupError:
-        return None
-    return info, any(info is own for own in found.models)
-
-
 def _constraints(info: ModelInfo) -> Iterator[StartDateConstraint | TimeOfDateConstraint]:
     conditional = [] if isinstance(info.prices, ModelPrice) else info.prices
     for entry in (*conditional, *(info.price_variants or ())):
@@ -274,7 +261,7 @@ def _rows_at(usage: ModelRef, day: date, time_of_day: time, overrides: PriceOver
     alias = next((a for a in overrides.aliases if a.active(day) and a.matches(usage)), None)
     target = alias.price_as if alias else usage
     via = f"; alias:{alias.name}" if alias else ""
-    catalog = _catalog_model(target.provider, target.model)
+    catalog = lookup_model(target.provider, target.model)
     catalog_model = catalog[0].id if catalog else None
 
     explicit = next((o for o in overrides.prices if o.active(day) and o.matches(target)), None)
@@ -305,7 +292,7 @@ def _breakpoints(usage: ModelRef, overrides: PriceOverrides) -> tuple[list[date]
     days = {d for entry in overrides.entries() for d in entry.dates()}
     times: set[time] = set()
     for ref in (usage, *(a.price_as for a in overrides.aliases if a.matches(usage))):
-        catalog = _catalog_model(ref.provider, ref.model)
+        catalog = lookup_model(ref.provider, ref.model)
         for constraint in _constraints(catalog[0]) if catalog else ():
             if isinstance(constraint, StartDateConstraint):
                 days.add(constraint.start_date)

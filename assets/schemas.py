@@ -68,10 +68,15 @@ COST_LINES: list[Column] = [
     Column("CapacityReservationStatus", "VARCHAR"),
     Column("InvoiceId", "VARCHAR"),
     Column("Tags", "MAP(VARCHAR, VARCHAR)"),
+    Column("SkuPriceDetails", "VARCHAR"),
     # project extensions
     Column("x_CostCategory", "VARCHAR"),
     Column("x_Provider", "VARCHAR"),
     Column("x_Model", "VARCHAR"),
+    Column("x_CatalogModel", "VARCHAR"),
+    Column("x_TokenType", "VARCHAR"),
+    Column("x_ServiceTier", "VARCHAR"),
+    Column("x_Tokens", "DECIMAL(38,10)"),
     Column("x_ApiKeyId", "VARCHAR"),
     Column("x_OriginalCurrency", "VARCHAR"),
     Column("x_FxRate", "DECIMAL(38,10)"),
@@ -269,8 +274,14 @@ COLUMN_DESCRIPTIONS = {
     "x_CostCategory": "What the cost is for: inference, gpu, gpu_idle, vector_db, embeddings, data_transfer, storage, "
     "observability, fine_tuning, human_review, other.",
     "x_Provider": "AI provider of the line (openai, anthropic, bedrock…), when it is AI spend.",
-    "x_Model": "Model of the line, when the bill names one.",
-    "x_ApiKeyId": "API key the vendor charged the line to.",
+    "x_Model": "Model of the line, when the bill names one (as the bill or its AI-line rule spells it).",
+    "x_CatalogModel": "The price catalog's id of x_Model (genai-prices), where bill lines and priced calls meet.",
+    "x_TokenType": "What the tokens of an AI line are: input, output, cache_read, cache_write, cache_storage.",
+    "x_ServiceTier": "Tier an AI line was served on, when the bill says: batch, flex, priority, provisioned.",
+    "x_Tokens": "Tokens the line charges for on the day (its quantity in tokens), on lines with a token type.",
+    "SkuPriceDetails": "FOCUS SkuPriceDetails as JSON text (model, token direction and cache action of AI lines).",
+    "x_ApiKeyId": "API key, credential or principal the vendor charged the line to (CUR IAM principal, FOCUS "
+    "CredentialId): the key owner files map to a team.",
     "x_OriginalCurrency": "Currency of the source before conversion to the reporting currency.",
     "x_FxRate": "Dated FX rate applied: reporting currency per unit of the original currency.",
     "x_LineId": "Stable id of the line: source, file checksum and row.",
@@ -536,6 +547,8 @@ TABLE_COLUMN_DESCRIPTIONS = {
     ("repeated_prompts", "calls"): "Calls with the prompt.",
     ("repeated_prompts", "list_usd"): "List cost of the calls with the prompt.",
     ("true_up", "billed_usd"): "What the vendor billed for the key and model.",
+    ("true_up", "billed_tokens"): "Tokens the billed lines charge for (x_Tokens of AI lines of a cloud bill); null "
+    "when the bill counts none: with status 'no telemetry', the usage no call was logged for.",
     ("manifest", "source"): "Configured source the file belongs to.",
 }
 
@@ -627,6 +640,7 @@ WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
         "model",
         "api_key_id",
         "lines",
+        "billed_tokens",
         "billed_usd",
         "list_priced_usd",
         "residual_usd",

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from assets.ai_lines import ai_lines_sql
+from assets.catalog import resolve_catalog_models
 from assets.config import Settings, Source
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.base import SourceKind
@@ -209,15 +211,20 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
                 "max_fx_age_days": settings.app.max_fx_age_days,
             },
         )
-        category = Params()
-        category_sql = cost_category_sql(settings.allocation.cost_categories, category)
+        rules = Params()
+        ai_sql = ai_lines_sql(settings.allocation.ai_line_rules(), rules, "lines")
+        category_sql = cost_category_sql(settings.allocation.cost_categories, rules)
         run_sql(
             con,
-            "create or replace temp table cost_lines_day_src as select * exclude (_file, _row, reject_reason) "
+            "create or replace temp table cost_lines_day_src as "
+            "with lines as (select * from cost_lines_candidates where reject_reason is null), "
+            f"ai as ({ai_sql}) "
+            "select * exclude (_file, _row, reject_reason) "
             f"replace ({category_sql} as x_CostCategory), parse_filename(_file) as x_SourceFile, _row as x_SourceRow "
-            "from cost_lines_candidates l where reject_reason is null order by x_LineId",
-            category.values,
+            "from ai l order by x_LineId",
+            rules.values,
         )
+        resolve_catalog_models(con, "cost_lines_day_src")
         run_model(con, "staging/day_rejected_cost_lines")
         queries["cost_lines"] = "select * from cost_lines_day_src"
     elif kind.target == "usage_events":

@@ -7,7 +7,9 @@ and `HostProviderName` (where it runs), and 1.4 removed the old pair. So a file 
 be ≤ 1.2 maps `ServiceProviderName` ← `PublisherName`, else `ProviderName`, and `HostProviderName` ←
 `ProviderName`; a 1.3/1.4 file's own columns are kept as they are. `InvoiceIssuerName` is the same in all.
 Project extension columns (`x_Provider`, `x_Model`, `x_ApiKeyId`, `x_CostCategory`, …) are kept when present;
-other columns are ignored.
+without `x_ApiKeyId`, the consumer of the line (`CredentialId`, else `PrincipalId`, of the FOCUS AI billing
+examples) is its key for owner files. Other columns are ignored; the AI-line rules (`assets/ai_lines.yaml`) read
+provider, model and token type from `SkuPriceDetails`, `SkuMeter` and the provider columns at staging.
 """
 
 from __future__ import annotations
@@ -127,6 +129,9 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         exprs["Tags"] = with_allocated_tags(exprs["Tags"], column_text("AllocatedTags", present["AllocatedTags"]))
     if exprs["Tags"] is not None:
         exprs["Tags"] = tags_text(exprs["Tags"])
+    if exprs["x_ApiKeyId"] is None:  # who consumed the line (FOCUS 1.4 AI billing): its API key, else its principal
+        consumer = [column_text(n, present[n]) for n in ("CredentialId", "PrincipalId") if n in present]
+        exprs["x_ApiKeyId"] = f"coalesce({', '.join(consumer)})" if consumer else None
     if focus_version(present) < "1.3":
         provider, publisher = (
             column_text(n, present[n]) if n in present else "null" for n in ("ProviderName", "PublisherName")

@@ -11,6 +11,7 @@ with calls as (
         list_contains($coverage_sources::varchar[], x_Source) as is_coverage,
         provider,
         model,
+        catalog_model,
         operation,
         api_key_id,
         service_tier,
@@ -28,7 +29,7 @@ with calls as (
         null::decimal(38, 10) as quantity
     from priced_day
     group by
-        is_coverage, provider, model, operation, api_key_id, service_tier, team, feature, customer, agent, workflow,
+        is_coverage, provider, model, catalog_model, operation, api_key_id, service_tier, team, feature, customer, agent, workflow,
         is_retry
 ),
 
@@ -38,6 +39,7 @@ metrics as (
         false as is_coverage,
         provider,
         null::varchar as model,
+        null::varchar as catalog_model,
         null::varchar as operation,
         null::varchar as api_key_id,
         null::varchar as service_tier,
