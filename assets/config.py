@@ -54,8 +54,11 @@ MATCH_ATTRIBUTES = (
 )
 """Cost-line columns that rule and category conditions may test; `tag:<key>` tests a tag."""
 
-USAGE_KEYS = ("provider", "model", "catalog_model", "operation", "api_key_id", "service_tier", *DIMENSIONS)
-"""Usage columns a `usage` rule may join cost lines on."""
+EVENT_KEYS = ("provider", "model", "operation", "api_key_id", "service_tier", *DIMENSIONS)
+"""Columns of a staged usage event that a usage spread may filter its driver by."""
+
+USAGE_KEYS = (*EVENT_KEYS, "catalog_model")
+"""Usage columns a `usage` rule may join cost lines on: the events' own, and the catalog model pricing gave them."""
 
 METRIC_KEYS = ("provider", "resource_id", *DIMENSIONS)
 """Usage-metric columns a spread may filter its `metric:<name>` driver by."""
@@ -449,7 +452,7 @@ class Spread(_Strict):
                 f"a usage spread needs a driver: one of {', '.join(SPREAD_DRIVERS)} or metric:<name> "
                 f"(got {self.driver!r})"
             )
-        keys = METRIC_KEYS if self.driver.startswith("metric:") else USAGE_KEYS
+        keys = METRIC_KEYS if self.driver.startswith("metric:") else EVENT_KEYS
         for key in self.match:
             if key not in keys:
                 raise ValueError(f"match key {key!r} is not a column of the driver's usage: one of {', '.join(keys)}")

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from assets.config import METRIC_KEYS, USAGE_KEYS, Settings, Source
+from assets.config import EVENT_KEYS, METRIC_KEYS, Settings, Source
 from assets.lake import Lake, register_files_view
 from assets.matching import Params, match_sql
 from assets.schemas import STAGED_USAGE_EVENTS, STAGED_USAGE_METRICS
@@ -80,7 +80,7 @@ def spread_lines(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sou
         register_files_view(con, files, view, columns)
     driver = spread.driver or ""
     metric = driver.removeprefix("metric:") if driver.startswith("metric:") else None
-    keys = dict.fromkeys((*USAGE_KEYS, *METRIC_KEYS))
+    keys = dict.fromkeys((*EVENT_KEYS, *METRIC_KEYS))
     match = {f"m_{k}": spread.match.get(k) for k in keys}
     run_model(con, "staging/spread_driver", {"driver": driver, "metric": metric, **match})
     lines = Params()
