@@ -38,5 +38,6 @@ def test_every_mart_over_the_daily_aggregates_equals_the_mart_over_the_calls(pip
     assert built.as_of == pipeline_run.days[-1]
     assert {t: n for t, n in built.rows.items() if n == 0} == {}
     assert differences(lake, before) == {}
-    duplication = read_mart(lake, "prompt_duplication")
+    duplication = read_mart(lake, "prompt_duplication")  # the generator's planted repeats and near duplicates
     assert sum(r["exact_repeat_calls"] for r in duplication) > 0
+    assert sum(r["near_duplicate_calls"] for r in duplication) > 0
