@@ -1,5 +1,6 @@
 """Benchmark data for one day, written by DuckDB from `range()` in seconds: N calls as canonical usage Parquet
-and M cost lines as a FOCUS Parquet bill (LLM vendor lines per model and key, tagged and untagged cloud lines).
+(with a SimHash on a share of them and planted near-duplicate prompts) and M cost lines as a FOCUS Parquet bill
+(LLM vendor lines per model and key, tagged and untagged cloud lines).
 Deterministic: every value is a hash of the row number."""
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ MODELS = [
     ("aws", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
 ]
 TEAMS = ["search", "support", "sales", "platform", "research", "growth"]
+PROMPTS = 50_000
+"""Distinct prompts (hashes) of the calls."""
+NEAR_PROMPTS = 5_000
+"""The last of them are each a near duplicate of one of the first: its SimHash with one bit flipped."""
+SIMHASH_TENTHS = 4
+"""Tenths of the calls whose source writes a SimHash."""
 
 
 def _list(values: list[str]) -> str:
@@ -61,8 +68,17 @@ def write_usage(path: Path, day: date, calls: int, files: int = 4) -> None:
                         'cust_' || lpad(((h >> 48) % 150)::varchar, 4, '0') as customer,
                         'agent_' || (h >> 52) % 4 as agent,
                         'workflow_' || (h >> 52) % 4 as workflow,
-                        md5(((h >> 12) % 50000)::varchar) as prompt_hash,
-                        null::ubigint as prompt_simhash,
+                        md5(((h >> 12) % {PROMPTS})::varchar) as prompt_hash,
+                        case when (h >> 36) % 10 < {SIMHASH_TENTHS} then
+                            case when (h >> 12) % {PROMPTS} >= {PROMPTS - NEAR_PROMPTS}
+                                -- a near duplicate of prompt p - NEAR_PROMPTS: its SimHash with one bit flipped
+                                then xor(
+                                    hash((h >> 12) % {PROMPTS} - {PROMPTS - NEAR_PROMPTS}),
+                                    1::ubigint << ((h >> 12) % 64)::ubigint
+                                )
+                                else hash((h >> 12) % {PROMPTS})
+                            end
+                        end as prompt_simhash,
                         (100 + (h >> 20) % 4000)::double as latency_ms
                     from r
                 ) to '{path / f"part-{part:04d}.parquet"}' (format parquet, compression zstd)

@@ -1,5 +1,6 @@
 """One command for the benchmark: `make bench` (or `python -m bench.run --calls 10000000 --cost-lines 1000000`);
-`--case cur --cur-rows 1000000` runs the real-bill case instead (`bench/cur.py`).
+`--case cur --cur-rows 1000000` runs the real-bill case instead (`bench/cur.py`); `--case history --days 60
+--calls 100000` the history re-run (`history` below).
 
 Generates one day of calls and cost lines, runs that day's partition through `apportion run` under
 `/usr/bin/time -v` (wall time and peak RSS of the whole process), times a bare DuckDB scan and group-by of the same
@@ -68,7 +69,8 @@ def bare_scan(usage: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", choices=["calls", "cur"], default="calls")
+    parser.add_argument("--case", choices=["calls", "cur", "history"], default="calls")
+    parser.add_argument("--days", type=int, default=60, help="days of history of `--case history`")
     parser.add_argument("--cur-rows", type=int, default=1_000_000, help="rows of the CUR of `--case cur`")
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--cost-lines", type=int, default=1_000_000)
@@ -78,6 +80,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.case == "cur":
         cur.measure(args.root / "cur", args.cur_rows)
+        return
+    if args.case == "history":
+        rows = history(args.root / "history", args.days, args.calls, args.cost_lines)
+        print("| measure | result |\n|---|---|")
+        for name, value in rows:
+            print(f"| {name} | {value} |")
         return
 
     root = args.root
@@ -132,6 +140,56 @@ def backfill(root: Path, days: int, calls: int, cost_lines: int) -> list[tuple[s
             f"{_day_seconds(one_steps):.1f} s), the insight marts over the whole history "
             f"{_insights_seconds(last_steps):.1f} s (first day {_insights_seconds(one_steps):.1f} s)",
         ),
+    ]
+
+
+def history(root: Path, days: int, calls: int, cost_lines: int, repeats: int = 3) -> list[tuple[str, str]]:
+    """Re-running the last of `days` days with the others in the lake, against re-running the same day in a lake
+    that holds only it: both whole `apportion run`s of that day (its layers, its insight aggregates, the insight
+    marts over the history), each after a first run of the day, so that both land nothing new; taken in turns,
+    `repeats` times each (the median), so that a change in the machine's load hits both. Target: ≤ 1.5 ×."""
+    first = min(DAY, date.today() - timedelta(days=days))
+    last = first + timedelta(days=days - 1)
+    data, alone = root / "with_history", root / "alone"
+    began = time.perf_counter()
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        write_usage(data / "usage" / day.isoformat(), day, calls)
+        write_bill(data / "bill" / f"{day.isoformat()}.parquet", day, cost_lines)
+    generated = time.perf_counter() - began
+    history_config, alone_config = write_config(data), write_config(alone)
+    for folder in ("usage", "bill"):
+        (alone / folder).mkdir(parents=True, exist_ok=True)
+    (alone / "usage" / last.isoformat()).symlink_to(data / "usage" / last.isoformat())
+    (alone / "bill" / f"{last.isoformat()}.parquet").symlink_to(data / "bill" / f"{last.isoformat()}.parquet")
+    timed_run(alone_config, last, last)
+    backfill_s, _, _ = timed_run(history_config, first, last)
+    runs: dict[str, list[tuple[float, float, str]]] = {"alone": [], "history": []}
+    for _ in range(repeats):
+        runs["alone"].append(timed_run(alone_config, last, last))
+        runs["history"].append(timed_run(history_config, last, last))
+    one, one_rss, one_steps = sorted(runs["alone"])[repeats // 2]
+    again, again_rss, again_steps = sorted(runs["history"])[repeats // 2]
+    return [
+        ("data", f"{days} days × {calls:,} calls and {cost_lines:,} cost lines (generated in {generated:.1f} s)"),
+        (f"backfill of the {days} days, one `apportion run`", f"{backfill_s:.1f} s"),
+        (
+            f"re-run of day {days} alone in its lake (median of {repeats}: "
+            + ", ".join(f"{r[0]:.1f}" for r in runs["alone"])
+            + ")",
+            f"{one:.1f} s (the day's layers {_day_seconds(one_steps):.1f} s, insight marts "
+            f"{_insights_seconds(one_steps):.1f} s), peak RSS {one_rss:.2f} GB",
+        ),
+        (
+            f"re-run of day {days} with {days - 1} days of history (median of {repeats}: "
+            + ", ".join(f"{r[0]:.1f}" for r in runs["history"])
+            + ")",
+            f"{again:.1f} s (the day's layers {_day_seconds(again_steps):.1f} s, insight marts "
+            f"{_insights_seconds(again_steps):.1f} s), peak RSS {again_rss:.2f} GB",
+        ),
+        ("ratio with history / alone (medians)", f"{again / one:.2f} (target ≤ 1.5)"),
+        ("where the time went, alone (`apportion run` output)", one_steps),
+        ("where the time went, with history", again_steps),
     ]
 
 

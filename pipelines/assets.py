@@ -1,8 +1,8 @@
 """The daily assets: each wraps one layer's plain function (in `assets/`) for Dagster, one partition per charge day.
 
 sources → raw_files → cost_lines, usage_events, usage_metrics, quarantine → priced_usage → allocated_lines →
-fact_cost, reconciliation, true_up → warehouse; focus_export beside the marts, upstream of nothing, so that a day
-it refuses still gets its marts and warehouse views.
+fact_cost, reconciliation, true_up → insight_aggregates, warehouse; focus_export beside the marts, upstream of
+nothing, so that a day it refuses still gets its marts and warehouse views.
 """
 
 from typing import Any
@@ -14,6 +14,7 @@ from assets.allocation.engine import allocate
 from assets.export.focus import FOCUS_VERSIONS, export_focus_versions, lake_export_dir
 from assets.lake import Lake
 from assets.marts.facts import build_marts
+from assets.marts.insights import DAILY_ASSET, build_insight_day, insights_config, overrides
 from assets.pricing import price_day
 from assets.raw import land_days
 from assets.staging import stage_landed_days
@@ -197,6 +198,35 @@ def warehouse(apportion: ApportionConfig) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"views": ", ".join(views), "path": str(settings.app.warehouse)})
 
 
+@dg.asset(
+    name=DAILY_ASSET,
+    deps=["fact_cost", "priced_usage", "allocated_lines", "cost_lines"],
+    partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="insight_aggregates",
+    kinds={"duckdb", "parquet"},
+    description="The day's insight aggregates (per-day rows of the marts, prompts, token sizes, cost by dimension "
+    "and model, model calls and latencies, spend by key) under <lake>/insights/<name>/charge_date=<day>/: the "
+    "insight marts read these, never the calls.",
+)
+def insight_aggregates(context: dg.AssetExecutionContext, apportion: ApportionConfig) -> dg.MaterializeResult:
+    settings = apportion.settings()
+    lake, config, prices = Lake(settings.app.lake), insights_config(settings), overrides(settings)
+    rows: dict[str, int] = {}
+    for day in partition_days(context):  # oldest first: a day's cache look-back reads the days before it
+        written = build_insight_day(
+            lake,
+            config,
+            prices,
+            day,
+            memory_limit=settings.app.memory_limit,
+            coverage_sources=settings.app.coverage_sources,
+        )
+        for name, n in written.items():
+            rows[name] = rows.get(name, 0) + n
+    return dg.MaterializeResult(metadata={f"rows/{name}": n for name, n in rows.items()})
+
+
 class FocusExportConfig(dg.Config):
     focus_versions: list[str] = Field(default_factory=lambda: list(FOCUS_VERSIONS))
     """The FOCUS versions to write, each to `<lake>/export/focus_<version>/`."""
@@ -230,4 +260,13 @@ def focus_export(
     )
 
 
-DAILY_ASSETS = [raw_files, staging_tables, priced_usage, allocated_lines, marts, warehouse, focus_export]
+DAILY_ASSETS = [
+    raw_files,
+    staging_tables,
+    priced_usage,
+    allocated_lines,
+    marts,
+    insight_aggregates,
+    warehouse,
+    focus_export,
+]

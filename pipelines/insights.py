@@ -1,5 +1,6 @@
-"""The insight marts for Dagster: one multi-asset over the history, their warehouse views, the alert checks and the
-job and schedule that run them after the nightly days."""
+"""The insight marts for Dagster: one multi-asset of the marts over the daily insight aggregates (written by the
+daily asset `insight_aggregates` in pipelines/assets.py), their warehouse views, the alert checks and the job and
+schedule that run them after the nightly days."""
 
 import logging
 import os
@@ -9,6 +10,7 @@ import dagster as dg
 
 from assets.lake import Lake
 from assets.marts.insights import (
+    DAILY_ASSET,
     INSIGHT_TABLES,
     MARTS,
     anomaly_alerts,
@@ -32,7 +34,7 @@ NO_HISTORY = "no history yet"
     specs=[
         dg.AssetSpec(
             m.name,
-            deps=m.deps,
+            deps=[DAILY_ASSET],
             group_name="insights",
             kinds={"duckdb", "parquet"},
             description=m.description,
@@ -52,7 +54,6 @@ def insight_marts(context: dg.AssetExecutionContext, apportion: ApportionConfig)
         overrides(settings),
         tables=selected,
         memory_limit=settings.app.memory_limit,
-        coverage_sources=settings.app.coverage_sources,
     )
     as_of = str(built.as_of) if built.as_of else NO_HISTORY
     if not built.as_of:

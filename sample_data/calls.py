@@ -80,6 +80,29 @@ def _sha256(con: duckdb.DuckDBPyConnection, ids: pl.Series) -> pl.Series:
         con.unregister("prompt_ids")
 
 
+def _near_duplicates(
+    con: duckdb.DuckDBPyConnection,
+    spec: ChunkSpec,
+    pooled: np.ndarray,
+    pool_key: np.ndarray,
+    is_vector: np.ndarray,
+    prompt: pl.Series,
+) -> tuple[pl.Series, pl.Series]:
+    """Planted near duplicates: a share of the recurring prompts come back reworded, as one of a few variants with
+    their own prompt hash and a SimHash `u.near_flips` bits from the original's; every other prompt has a random
+    SimHash (about 32 bits from any other). Returns the prompt hashes and the SimHashes (null for vector queries).
+    Drawn from their own random stream, so the rest of the chunk is the same with or without them."""
+    rng = np.random.default_rng([spec.seed, 5, spec.day_offset, spec.chunk])
+    n_calls = len(pooled)
+    near = np.flatnonzero(pooled & (rng.random(n_calls) < u.NEAR_DUPLICATE_SHARE))
+    variant = rng.integers(0, u.NEAR_VARIANTS, size=len(near))
+    variant_ids = pl.Series(values=pool_key[near] * u.NEAR_VARIANTS + variant).cast(pl.String)
+    prompt = prompt.scatter(near, _sha256(con, "near/" + variant_ids))
+    simhash = np.where(pooled, u.pool_simhashes()[pool_key], rng.integers(0, 2**64, size=n_calls, dtype=np.uint64))
+    simhash[near] ^= u.near_flips(pool_key[near], variant)
+    return prompt, pl.Series(values=simhash, dtype=pl.UInt64).scatter(np.flatnonzero(is_vector), None)
+
+
 def _lognormal(rng: np.random.Generator, mean: np.ndarray, sigma: float) -> np.ndarray:
     """Draws with the given means (not medians)."""
     return mean * rng.lognormal(-(sigma**2) / 2, sigma, size=mean.shape)
@@ -188,6 +211,7 @@ def generate_chunk(spec: ChunkSpec, con: duckdb.DuckDBPyConnection) -> pl.DataFr
     fresh_ids = pl.Series(values=fresh).cast(pl.String)
     prefix = f"prompt/{spec.seed}/{spec.day.isoformat()}/{spec.chunk}/"
     prompt = prompt.scatter(fresh, _sha256(con, prefix + fresh_ids))
+    prompt, simhash = _near_duplicates(con, spec, pooled, pool_key, is_vector, prompt)
     error_kind = rng.choice(len(u.ERROR_TYPES), size=n_calls, p=u.ERROR_P)
 
     # rows: a retried call is attempt 1 (error) then attempt 2 (ok)
@@ -255,7 +279,7 @@ def generate_chunk(spec: ChunkSpec, con: duckdb.DuckDBPyConnection) -> pl.DataFr
             "agent": _lookup([a.name for a in u.AGENTS], agent),
             "workflow": _lookup([a.workflow for a in u.AGENTS], agent),
             "prompt_hash": prompt.gather(c),
-            "prompt_simhash": pl.repeat(None, n_rows, dtype=pl.UInt64, eager=True),
+            "prompt_simhash": simhash.gather(c),
             "latency_ms": latency,
             "model_ref": pl.repeat(None, n_rows, dtype=pl.String, eager=True),
             "web_search_requests": pl.repeat(None, n_rows, dtype=pl.Int64, eager=True),

@@ -232,6 +232,25 @@ def pool_hashes() -> tuple[str, ...]:
     )
 
 
+NEAR_DUPLICATE_SHARE = 0.3
+"""Share of the recurring prompts' calls that send a reworded variant (a near duplicate) instead."""
+NEAR_VARIANTS = 3
+"""Variants of each recurring prompt."""
+
+
+def pool_simhashes() -> np.ndarray:
+    """A random 64-bit SimHash per recurring prompt (indexed like `pool_hashes`), the same every run."""
+    return np.random.default_rng(20261101).integers(0, 2**64, size=len(pool_hashes()), dtype=np.uint64)
+
+
+def near_flips(pool_key: np.ndarray, variant: np.ndarray) -> np.ndarray:
+    """The bits (two, or none when both land on one) a variant's SimHash differs in from its recurring prompt's."""
+    first = (pool_key * 7 + variant * 13) % 64
+    second = (pool_key * 11 + variant * 29 + 1) % 64
+    one = np.uint64(1)
+    return np.left_shift(one, first.astype(np.uint64)) ^ np.left_shift(one, second.astype(np.uint64))
+
+
 # ---- the cloud bill ---------------------------------------------------------------------------------------
 
 BILLING_ACCOUNT = ("044444444444", "acme-management")

@@ -13,7 +13,7 @@ import duckdb
 
 from assets.lake import Lake, write_parquet
 from assets.marts.facts import ALLOCATED_LINES
-from assets.marts.insights import build_insights, insight_file
+from assets.marts.insights import Built, build_insight_day, build_insights, insight_file
 from assets.marts.insights_config import InsightsConfig
 from assets.pricing import PriceOverrides
 from assets.schemas import PRICED_USAGE, STAGED_COST_LINES
@@ -149,9 +149,29 @@ def mart(
     overrides: PriceOverrides | None = None,
     where: str = "true",
 ) -> list[dict]:
-    """Build one insight mart and return its rows (filtered by the SQL `where`) as dicts."""
-    build_insights(lake, config or InsightsConfig(), overrides or PriceOverrides(), tables=[table])
+    """Build one insight mart (after every day's aggregates) and return its rows (filtered by the SQL `where`)."""
+    build_all(lake, config or InsightsConfig(), overrides or PriceOverrides(), tables=[table])
     return read_mart(lake, table, where)
+
+
+def lake_days(lake: Lake) -> list[date]:
+    """Every day that has a partition of fact_cost, priced_usage, allocated_lines or cost_lines, oldest first."""
+    tables = ("fact_cost", "priced_usage", "allocated_lines", "cost_lines")
+    names = {p.name.split("=", 1)[1] for t in tables for p in lake.table_dir(t).glob("*=*")}
+    return sorted(date.fromisoformat(n) for n in names)
+
+
+def build_all(
+    lake: Lake,
+    config: InsightsConfig,
+    overrides: PriceOverrides,
+    tables: list[str] | None = None,
+    coverage_sources: tuple[str, ...] = (),
+) -> Built:
+    """What `apportion run` does: each day's insight aggregates, oldest first, then the marts over them."""
+    for day in lake_days(lake):
+        build_insight_day(lake, config, overrides, day, coverage_sources=coverage_sources)
+    return build_insights(lake, config, overrides, tables=tables)
 
 
 def read_mart(lake: Lake, table: str, where: str = "true") -> list[dict]:

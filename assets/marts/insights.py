@@ -1,9 +1,13 @@
-"""The insight marts: why costs grow and where to cut them, computed over the history in the lake (not per day).
+"""The insight marts: why costs grow and where to cut them, over the history in the lake.
 
-Each mart is one SQL model in `sql/marts/insights/<table>.sql`, run by DuckDB over views of the whole history of
-`fact_cost`, `priced_usage`, `allocated_lines` and `cost_lines`, and written atomically as
-`<lake>/marts/<table>/data.parquet`. "Today" is the last charge date in `fact_cost`, never the wall clock, so a
-re-run over the same lake gives the same files. Budget and anomaly alerts are non-blocking asset checks that can
+What can be computed for one day is, in the day's graph: `build_insight_day` runs the models of
+`sql/marts/insights_daily/` over the day's partitions of `fact_cost`, `priced_usage`, `allocated_lines` and
+`cost_lines` (and, for the response-cache look-back, the prompt aggregates of the days within the cache TTL before)
+and writes each as a daily partition `<lake>/insights/<name>/charge_date=<day>/data.parquet` (atomically: a re-run
+replaces it). The marts (`sql/marts/insights/<table>.sql`) read only those compact aggregates, never the calls, so
+a night's cost grows with the aggregates' size, not the calls'; each is written atomically as
+`<lake>/marts/<table>/data.parquet`. "Today" is the last charge date with cost, never the wall clock, so a re-run
+over the same lake gives the same files. Budget and anomaly alerts are non-blocking asset checks that can
 also post to a Slack-compatible webhook whose URL is read from the environment.
 """
 
@@ -26,7 +30,7 @@ import pyarrow as pa
 from assets.config import Settings, resolve
 from assets.ingest.readers import canonical_reader, sql_string
 from assets.ingest.validate import cast_or_reject
-from assets.lake import Lake, write_parquet
+from assets.lake import Lake, register_files_view, write_parquet
 from assets.marts.facts import ALLOCATED_LINES
 from assets.marts.insights_config import BusinessMetrics, Duplicates, InsightsConfig, load_insights
 from assets.pricing import PriceOverrides, load_price_overrides, price_usage
@@ -36,87 +40,107 @@ from assets.sql import connect, load_sql, run_model, single_statement
 log = logging.getLogger(__name__)
 
 
+DAILY_ASSET = "insight_aggregates"
+"""The daily asset that writes the aggregates every mart reads."""
+
+
 @dataclass(frozen=True)
 class Mart:
     name: str
-    deps: tuple[str, ...]
     description: str
 
 
 MARTS: tuple[Mart, ...] = (
     Mart(
         "workflow_costs",
-        ("fact_cost", "priced_usage"),
         "Cost of a workflow run (trace) per day × team × feature × agent × workflow: billed and list, p50/p95.",
     ),
     Mart(
         "unit_costs",
-        ("fact_cost", "priced_usage"),
         "Billed cost per request, per 1k tokens and per interaction; day × team × feature × customer.",
     ),
     Mart(
         "business_roi",
-        ("fact_cost",),
         "Cost against the business-metric file: ROI of revenue, cost per unit of counts (tickets resolved, …).",
     ),
     Mart(
         "retry_spend",
-        ("fact_cost", "priced_usage"),
         "Calls retried or failed and the spend they caused, per day × team × feature × agent × model, as shares.",
     ),
     Mart(
         "token_growth",
-        ("priced_usage",),
         "Mean and p95 prompt and response tokens per day × team × feature × agent; 7/28-day trends, spikes.",
     ),
     Mart(
         "prompt_duplication",
-        ("priced_usage",),
         "Exact and near-duplicate prompts per day × team × feature × model and what a cache would have saved.",
     ),
     Mart(
         "repeated_prompts",
-        ("priced_usage",),
         "Prompt hashes sent more than once to a model: calls, cache hits, savings at dated prices.",
     ),
     Mart(
         "model_scorecard",
-        ("priced_usage",),
         "Per model and feature: cost per successful call, p50/p95 latency, error, retry and cache-read rates.",
     ),
     Mart(
         "routing_savings",
-        ("priced_usage",),
         "Calls on premium models that fit a cheaper tier (config routing) and the savings at its dated prices.",
     ),
     Mart(
         "shadow_ai",
-        ("allocated_lines", "cost_lines"),
         "Spend on API keys, accounts/projects and vendors with no owner, ranked by unowned spend.",
     ),
     Mart(
         "attribution_coverage",
-        ("fact_cost",),
         "Per day and dimension: the share of cost that carries a team, feature, customer, agent, workflow.",
     ),
     Mart(
         "cost_anomalies",
-        ("fact_cost",),
         "Daily cost per team, feature, agent and model against its weekday-aware median/MAD, with the driver.",
     ),
     Mart(
         "budget_status",
-        ("fact_cost",),
         "Monthly budgets (config): month-to-date actual, forecast to month end, status.",
     ),
     Mart(
         "cost_forecast",
-        ("fact_cost",),
         "Cost per team over the next 30 and 90 days, with a prediction interval.",
     ),
 )
 INSIGHT_TABLES = tuple(m.name for m in MARTS)
-PROMPT_MARTS = {"prompt_duplication", "repeated_prompts"}
+DAILY = (
+    "workflow_costs",
+    "unit_costs",
+    "attribution_coverage",
+    "retry_spend",
+    "routing_savings",
+    "prompt_duplication",
+    "prompts",
+    "tokens",
+    "costs",
+    "models",
+    "latencies",
+    "shadow_spend",
+)
+"""The per-day aggregates (`sql/marts/insights_daily/<name>.sql`), read by the marts as views `daily_<name>`: the
+day's rows of the marts that are per day, and what the window marts aggregate (prompts, token sizes, cost by
+dimension and model, model calls and latency counts, spend by key)."""
+
+PROMPTS: list[tuple[str, str]] = [
+    ("charge_date", "DATE"),
+    ("provider", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("prompt_hash", "VARCHAR"),
+    ("simhash", "UBIGINT"),
+    ("last_success", "TIMESTAMPTZ"),
+    ("features", "VARCHAR[]"),
+    ("calls", "BIGINT"),
+    ("cache_hits", "BIGINT"),
+    ("savings_usd", MONEY),
+    ("list_usd", MONEY),
+]
+"""Columns of the daily `prompts` aggregate, for the empty look-back of a first day."""
 
 BUSINESS_METRICS: list[Column] = [
     Column("date", "DATE", required=True),
@@ -179,21 +203,25 @@ def insight_file(lake: Lake, table: str) -> Path:
     return lake.root / "marts" / table / "data.parquet"
 
 
-def register_history(con: duckdb.DuckDBPyConnection, lake: Lake, coverage_sources: Sequence[str] = ()) -> date | None:
-    """Create views `fact_cost`, `priced_usage`, `allocated_lines`, `cost_lines` over every partition in the lake
-    (typed and empty where a table has none); returns the last charge date, the marts' "today", or None when
-    fact_cost has no row yet (nothing staged, or no day run). `priced_usage` holds the calls only: the rows of
-    `coverage_sources` (vendor usage reports, daily totals) are left out."""
+def register_history(
+    con: duckdb.DuckDBPyConnection, lake: Lake, coverage_sources: Sequence[str] = (), day: date | None = None
+) -> date | None:
+    """Create views `fact_cost`, `priced_usage`, `allocated_lines`, `cost_lines` over every partition in the lake,
+    or only `day`'s (typed and empty where a table has none); returns the last charge date, or None when fact_cost
+    has no row. `priced_usage` holds the calls only: the rows of `coverage_sources` (vendor usage reports, daily
+    totals) are left out."""
     for table, (column, empty) in _HISTORY.items():
-        if lake.has_data(table):
+        folder = lake.table_dir(table) / "*" if day is None else lake.partition_dir(table, day)
+        if lake.has_data(table) if day is None else any(folder.glob("*.parquet")):
             calls_only = (
                 f" where x_Source not in ({', '.join(sql_string(s) for s in coverage_sources)})"
                 if table == "priced_usage" and coverage_sources
                 else ""
             )
             con.execute(
-                f"create or replace temp view {table} as select * from read_parquet({sql_string(lake.glob(table))}, "
-                f"hive_partitioning = true, union_by_name = true, hive_types = {{'{column}': date}}){calls_only}"
+                f"create or replace temp view {table} as select * from read_parquet("
+                f"{sql_string(str(folder / '*.parquet'))}, hive_partitioning = true, union_by_name = true, "
+                f"hive_types = {{'{column}': date}}){calls_only}"
             )
         else:
             typed = ", ".join(f'null::{t} as "{n}"' for n, t in [*empty, (column, "DATE")])
@@ -276,26 +304,85 @@ def band_masks(duplicates: Duplicates) -> list[int]:
     return [sum(chosen) for chosen in combinations(block_masks, keep)]
 
 
-def find_prompt_neighbours(con: duckdb.DuckDBPyConnection, params: dict[str, Any], duplicates: Duplicates) -> None:
-    """The temp table `prompt_neighbours`: near-duplicate prompt pairs, found one day at a time (each against the
-    cache TTL before it), so that memory stays bounded by a few days of prompts."""
-    con.execute(
-        "create or replace temp table prompt_neighbours "
-        "(provider varchar, model varchar, prompt_hash varchar, neighbour varchar)"
-    )
-    days = con.execute(
-        "select distinct event_date from priced_usage where event_date between $since and $as_of "
-        "and prompt_simhash is not null order by 1",
-        {"since": params["since"], "as_of": params["as_of"]},
-    ).fetchall()
-    reach = timedelta(days=math.ceil(duplicates.cache_ttl_hours / 24))
-    for (day,) in days:
-        run_model(
-            con,
-            "marts/insights/prompt_neighbours",
-            {**params, "day": day, "window_start": day - reach},
-            shared=True,
-        )
+def daily_file(lake: Lake, name: str, day: date) -> Path:
+    """Where a day's insight aggregate lives: `<lake>/insights/<name>/charge_date=<day>/data.parquet`."""
+    return lake.root / "insights" / name / f"charge_date={day.isoformat()}" / "data.parquet"
+
+
+def lookback_days(duplicates: Duplicates) -> int:
+    """Whole days before a call that a response cache could still serve it from."""
+    return math.ceil(duplicates.cache_ttl_hours / 24)
+
+
+def compute_day(con: duckdb.DuckDBPyConnection, config: InsightsConfig, overrides: PriceOverrides, day: date) -> None:
+    """The temp tables `daily_<name>` (each of DAILY) for `day`, from the views `fact_cost`, `priced_usage`,
+    `allocated_lines`, `cost_lines` (the day's partitions) and `prompt_history` (the `prompts` aggregates of the
+    days within the cache TTL before it)."""
+    params = {
+        "day": day,
+        "masks": band_masks(config.duplicates),
+        "max_distance": config.duplicates.max_distance,
+        "cache_ttl_s": config.duplicates.cache_ttl_hours * 3600,
+    }
+    con.register("routing_rules", routing_table(config))
+    run_model(con, "marts/insights_daily/routing_candidates", params)
+    price_usage(con, overrides)
+    run_model(con, "marts/insights_daily/prompt_neighbours", params)
+    run_model(con, "marts/insights_daily/prompt_calls", params)
+    for name in DAILY:
+        statement, bound = single_statement(load_sql(f"marts/insights_daily/{name}"), params)
+        con.execute(f"create or replace temp table daily_{name} as {statement}", bound)
+
+
+def _register_lookback(con: duckdb.DuckDBPyConnection, lake: Lake, config: InsightsConfig, day: date) -> None:
+    before = (day - timedelta(days=i) for i in range(lookback_days(config.duplicates), 0, -1))
+    files = [str(f) for f in (daily_file(lake, "prompts", d) for d in before) if f.exists()]
+    register_files_view(con, files, "prompt_history", PROMPTS)
+
+
+def build_insight_day(
+    lake: Lake,
+    config: InsightsConfig,
+    overrides: PriceOverrides,
+    day: date,
+    *,
+    memory_limit: str = "4GB",
+    coverage_sources: Sequence[str] = (),
+) -> dict[str, int]:
+    """Write the day's insight aggregates (each of DAILY, replacing the day's partition); returns rows per name.
+    Reads the day's partitions and the prompt aggregates of the days within the cache TTL before it: the cost
+    does not grow with the history. A day's cache hits on earlier days see those days as last computed."""
+    con = connect(memory_limit=memory_limit, temp_directory=lake.tmp_dir())
+    try:
+        register_history(con, lake, coverage_sources, day=day)
+        _register_lookback(con, lake, config, day)
+        compute_day(con, config, overrides, day)
+        # sorted: the same day gives the same bytes (the aggregates are small beside the day's calls)
+        return {
+            name: write_parquet(con, f"select * from daily_{name} order by all", daily_file(lake, name, day))
+            for name in DAILY
+        }
+    finally:
+        con.close()
+
+
+def _register_daily(
+    con: duckdb.DuckDBPyConnection, lake: Lake, config: InsightsConfig, overrides: PriceOverrides
+) -> date | None:
+    """Views `daily_<name>` over every day's aggregates; returns the last charge date with cost (the marts'
+    "today"), None when no day has any. Without any day, they are the typed empty result of a day without data."""
+    if all(any((lake.root / "insights" / name).glob("*/data.parquet")) for name in DAILY):
+        for name in DAILY:
+            files = sql_string(str(lake.root / "insights" / name / "*" / "data.parquet"))
+            con.execute(
+                f"create or replace temp view daily_{name} as "
+                f"select * from read_parquet({files}, hive_partitioning = false, union_by_name = true)"
+            )
+        return con.execute("select max(charge_date) from daily_costs").fetchall()[0][0]
+    register_history(con, lake, day=NO_HISTORY_AS_OF)
+    register_files_view(con, [], "prompt_history", PROMPTS)
+    compute_day(con, config, overrides, NO_HISTORY_AS_OF)
+    return None
 
 
 def _parameters(config: InsightsConfig, as_of: date) -> dict[str, Any]:
@@ -307,9 +394,6 @@ def _parameters(config: InsightsConfig, as_of: date) -> dict[str, Any]:
         "min_calls": config.scorecard_min_calls,
         "revenue_metrics": config.business_metrics.revenue if config.business_metrics else [],
         "spike_factor": config.token_growth.spike_factor,
-        "masks": band_masks(config.duplicates),
-        "max_distance": config.duplicates.max_distance,
-        "cache_ttl_s": config.duplicates.cache_ttl_hours * 3600,
         "baseline_weeks": anomalies.baseline_weeks,
         "min_weekday_points": anomalies.min_weekday_points,
         "trailing_days": anomalies.trailing_days,
@@ -333,7 +417,7 @@ class Built(NamedTuple):
 
 
 NO_HISTORY_AS_OF = date(1970, 1, 1)
-"""Stands in for "today" when fact_cost has no row: the marts are then written with their columns and no row."""
+"""Stands in for "today" when no day has cost: the marts are then written with their columns and no row."""
 
 
 def build_insights(
@@ -343,24 +427,16 @@ def build_insights(
     *,
     tables: Iterable[str] | None = None,
     memory_limit: str = "4GB",
-    coverage_sources: Sequence[str] = (),
 ) -> Built:
-    """Write the insight marts (all, or `tables`) from the history in `lake`; with no history yet, each is written
-    empty and typed. Rows of `coverage_sources` are not calls."""
+    """Write the insight marts (all, or `tables`) from the daily aggregates in `lake` (`build_insight_day`); with
+    none yet, each is written empty and typed."""
     selected = [t for t in INSIGHT_TABLES if tables is None or t in set(tables)]
     con = connect(memory_limit=memory_limit, temp_directory=lake.tmp_dir())
     try:
-        as_of = register_history(con, lake, coverage_sources)
+        as_of = _register_daily(con, lake, config, overrides)
         params = _parameters(config, as_of or NO_HISTORY_AS_OF)
         load_business_metrics(con, config.business_metrics if "business_roi" in selected else None)
         con.register("budgets", budgets_table(config))
-        if "routing_savings" in selected:
-            con.register("routing_rules", routing_table(config))
-            run_model(con, "marts/insights/routing_candidates", params, shared=True)
-            price_usage(con, overrides)
-        if PROMPT_MARTS & set(selected):
-            find_prompt_neighbours(con, params, config.duplicates)
-            run_model(con, "marts/insights/prompt_calls", params, shared=True)
         rows = {}
         for table in selected:
             model = load_sql(f"marts/insights/{table}")

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 
 from assets.lake import Lake
-from assets.marts.insights import INSIGHT_TABLES, build_insights
+from assets.marts.insights import INSIGHT_TABLES
 from assets.marts.insights_config import BusinessMetrics, load_insights
 from assets.pricing import load_price_overrides
 from assets.report import write_report
 from tests.e2e.conftest import REPO, Run
-from tests.insights_fixtures import read_mart
+from tests.insights_fixtures import build_all, read_mart
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 TIMEOUT_S = 30
@@ -56,7 +56,7 @@ def demo_lake(pipeline_run: Run, tmp_path_factory: pytest.TempPathFactory) -> La
     config = load_insights(REPO / "config" / "insights.yaml")
     config = config.model_copy(update={"business_metrics": BusinessMetrics(file=metrics, revenue=["revenue"])})
     lake = Lake(pipeline_run.root / "out" / "lake")
-    build_insights(lake, config, load_price_overrides(REPO / "config" / "prices.yaml"), memory_limit="1GB")
+    build_all(lake, config, load_price_overrides(REPO / "config" / "prices.yaml"))
     return lake
 
 

@@ -15,12 +15,13 @@ import dagster as dg
 import pytest
 
 import pipelines.insights as insight_marts_module
-from assets.marts.insights import INSIGHT_TABLES
+from assets.marts.insights import INSIGHT_TABLES, build_insight_day
 from assets.marts.insights_config import Alerts, Budget, InsightsConfig
+from assets.pricing import PriceOverrides
 from assets.warehouse import open_warehouse
 from pipelines.insights import INSIGHT_ASSETS, INSIGHT_CHECKS, alert_result
 from pipelines.resources import ApportionConfig
-from tests.insights_fixtures import days, fact, write_lake
+from tests.insights_fixtures import days, fact, lake_days, write_lake
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,7 +56,9 @@ def webhook() -> Iterator[ThreadingHTTPServer]:
 @pytest.fixture
 def pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A lake where team search spent 60 a day in November against a budget of 500, and its apportion.yaml."""
-    write_lake(tmp_path / "lake", facts=[fact(d, "60", team="search") for d in days(date(2026, 11, 1), 10)])
+    lake = write_lake(tmp_path / "lake", facts=[fact(d, "60", team="search") for d in days(date(2026, 11, 1), 10)])
+    for day in lake_days(lake):  # the days' insight aggregates, as the nightly runs write them
+        build_insight_day(lake, InsightsConfig(), PriceOverrides(), day)
     config = tmp_path / "apportion.yaml"
     config.write_text(
         f"warehouse: warehouse.duckdb\nlake: lake\nallocation: {REPO / 'config' / 'allocation.yaml'}\n"

@@ -73,8 +73,9 @@ def test_every_layer_is_a_daily_asset_and_the_warehouse_writer_is_pooled():
     }
     # the FOCUS export and the insight marts are upstream of no daily table
     assert graph.get(dg.AssetKey("focus_export")).child_keys == set()
-    for mart in MARTS:
+    for mart in MARTS:  # over the daily insight aggregates, which the day's graph writes
         assert graph.get(dg.AssetKey(mart.name)).child_keys == {dg.AssetKey("insights_warehouse")}, mart.name
+        assert graph.get(dg.AssetKey(mart.name)).parent_keys == {dg.AssetKey("insight_aggregates")}, mart.name
     assert dg.AssetKey("focus_export") not in graph.get(dg.AssetKey("warehouse")).parent_keys
     alerts = {c.name: c.blocking for spec in INSIGHT_CHECKS for c in spec.check_specs}
     assert alerts == {"budgets_on_track": False, "no_cost_anomalies": False}

@@ -16,7 +16,7 @@ from assets.marts.insights_config import Budget, BusinessMetrics, InsightsConfig
 from assets.pricing import PriceOverrides
 from assets.report import render_report
 from assets.sql import connect
-from tests.insights_fixtures import at, call, fact, read_mart, write_lake
+from tests.insights_fixtures import at, build_all, call, fact, read_mart, write_lake
 
 D0 = date(2026, 11, 3)
 SPARSE = [D0, D0 + timedelta(days=5), D0 + timedelta(days=6), D0 + timedelta(days=17)]
@@ -55,7 +55,7 @@ def config(tmp_path: Path) -> tuple[InsightsConfig, PriceOverrides]:
 
 def build(lake: Lake, tmp_path: Path) -> dict[str, list[dict]]:
     insights, overrides = config(tmp_path)
-    built = build_insights(lake, insights, overrides)
+    built = build_all(lake, insights, overrides)
     assert set(built.rows) == set(INSIGHT_TABLES)
     marts = {table: read_mart(lake, table) for table in INSIGHT_TABLES}
     assert {t: len(rows) for t, rows in marts.items()} == built.rows

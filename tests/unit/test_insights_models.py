@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from assets.marts.insights import build_insights
 from assets.marts.insights_config import InsightsConfig, ModelTier, RoutingRule
 from assets.pricing import PriceOverrides
-from tests.insights_fixtures import at, call, fact, mart, read_mart, write_lake
+from tests.insights_fixtures import at, build_all, call, fact, mart, read_mart, write_lake
 
 DAY = date(2026, 11, 3)
 F = {"feature": "kb_answer", "team": "support"}
@@ -132,9 +131,7 @@ def test_rows_of_a_coverage_source_are_not_calls_in_the_insights(tmp_path):
         call(at(DAY), operation="chat:bucket", request_count=900, input_tokens=10**7, x_Source="vendor_usage"),
     ]
     lake = write_lake(tmp_path, calls=calls, facts=[fact(DAY, "1", provider="openai", model="gpt-4o", **F)])
-    build_insights(
-        lake, InsightsConfig(), PriceOverrides(), tables=["model_scorecard"], coverage_sources=["vendor_usage"]
-    )
+    build_all(lake, InsightsConfig(), PriceOverrides(), tables=["model_scorecard"], coverage_sources=("vendor_usage",))
     assert [(r["model"], r["calls"], r["list_usd"]) for r in read_mart(lake, "model_scorecard")] == [
         ("gpt-4o", 2, Decimal("0.02"))
     ]

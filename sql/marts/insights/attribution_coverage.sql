@@ -1,81 +1,9 @@
--- attribution_coverage: the share of each day's cost that carries each dimension (cost without a value reads
--- 'unallocated' in fact_cost), beside the day's calls with no or partial usage and the cost of their provider × model
--- reads: fact_cost, priced_usage
+-- attribution_coverage: How much of the cost carries each dimension; one row per day × dimension.
+-- The rows are computed once per day (sql/marts/insights_daily/attribution_coverage.sql); this mart is the days of the history.
+-- reads: daily_attribution_coverage
 -- params: $since, $as_of
--- output: the mart's rows, by day and dimension
-with dimensions as (
-    select dimension from (values ('team'), ('feature'), ('customer'), ('agent'), ('workflow')) d(dimension)
-),
-
-labelled as (
-    select
-        f.charge_date,
-        d.dimension,
-        case d.dimension
-            when 'team' then f.team
-            when 'feature' then f.feature
-            when 'customer' then f.customer
-            when 'agent' then f.agent
-            else f.workflow
-        end <> 'unallocated' as attributed,
-        f.amount_usd
-    from fact_cost f
-    cross join dimensions d
-    where f.charge_date between $since and $as_of
-),
-
-coverage as (
-    select
-        charge_date,
-        dimension,
-        sum(amount_usd)::decimal(38, 10) as total_usd,
-        coalesce(sum(amount_usd) filter (where attributed), 0)::decimal(38, 10) as attributed_usd,
-        coalesce(sum(amount_usd) filter (where not attributed), 0)::decimal(38, 10) as unattributed_usd,
-        cast(
-            coalesce(sum(amount_usd) filter (where attributed), 0) / nullif(sum(amount_usd), 0) as decimal(10, 6)
-        ) as coverage_share
-    from labelled
-    group by charge_date, dimension
-),
-
-usage_gaps as (
-    select
-        event_date as charge_date,
-        count(*) as calls,
-        count(*) filter (where usage_flag = 'usage_missing') as calls_usage_missing,
-        count(*) filter (where usage_flag = 'usage_partial') as calls_usage_partial
-    from priced_usage
-    where event_date between $since and $as_of
-    group by event_date
-),
-
-flagged_models as (
-    select distinct event_date as charge_date, provider, model, usage_flag
-    from priced_usage
-    where event_date between $since and $as_of and usage_flag is not null
-),
-
-flagged_spend as (
-    select
-        f.charge_date,
-        coalesce(sum(f.amount_usd) filter (where m.usage_flag = 'usage_missing'), 0) as usage_missing_usd,
-        coalesce(sum(f.amount_usd) filter (where m.usage_flag = 'usage_partial'), 0) as usage_partial_usd
-    from fact_cost f
-    join flagged_models m
-        on f.charge_date = m.charge_date and f.provider is not distinct from m.provider and f.model = m.model
-    group by f.charge_date
-)
-
-select
-    c.*,
-    coalesce(g.calls, 0) as calls,
-    coalesce(g.calls_usage_missing, 0) as calls_usage_missing,
-    coalesce(g.calls_usage_partial, 0) as calls_usage_partial,
-    coalesce(s.usage_missing_usd, 0)::decimal(38, 10) as usage_missing_usd,
-    cast(coalesce(s.usage_missing_usd, 0) / nullif(c.total_usd, 0) as decimal(10, 6)) as usage_missing_share,
-    coalesce(s.usage_partial_usd, 0)::decimal(38, 10) as usage_partial_usd,
-    cast(coalesce(s.usage_partial_usd, 0) / nullif(c.total_usd, 0) as decimal(10, 6)) as usage_partial_share
-from coverage c
-left join usage_gaps g on c.charge_date = g.charge_date
-left join flagged_spend s on c.charge_date = s.charge_date
-order by c.charge_date, c.dimension
+-- output: the attribution_coverage mart
+select *
+from daily_attribution_coverage
+where charge_date between $since and $as_of
+order by charge_date, dimension

@@ -2,31 +2,31 @@
 -- month with data (or the budget's `from`) to the month of the last charge date. The forecast to month end adds the
 -- mean daily cost of the last seven days (fewer at the start of the data) for each remaining day; a budget is
 -- 'over' when the month-to-date cost reached it, 'at_risk' when the forecast reaches `at_risk_share` of it.
--- reads: fact_cost, budgets
--- params: $as_of, $at_risk_share, $since
--- output: the rows of the budget_status mart
+-- reads: budgets, daily_costs
+-- params: $since, $as_of, $at_risk_share
+-- output: the budget_status mart
 with daily as (
     select
         b.budget,
-        f.charge_date,
-        sum(f.amount_usd) as cost_usd
+        c.charge_date,
+        sum(c.cost_usd) as cost_usd
     from budgets b
-    inner join fact_cost f
-        on (b.dimension = 'team' and f.team = b."value")
-        or (b.dimension = 'feature' and f.feature = b."value")
-    where f.charge_date between $since and $as_of
-    group by b.budget, f.charge_date
+    inner join daily_costs c
+        on c.dimension = b.dimension
+        and c."value" = b."value"
+    where c.charge_date between $since and $as_of
+    group by b.budget, c.charge_date
 ),
 
 first_day as (
     select min(charge_date) as first_day
-    from fact_cost
+    from daily_costs
     where charge_date between $since and $as_of
 ),
 
 months as (
     select distinct date_trunc('month', charge_date)::date as "month"
-    from fact_cost
+    from daily_costs
     where charge_date between $since and $as_of
 ),
 

@@ -1,9 +1,9 @@
 -- business_roi: cost against what the business got for it; one row per day × metric × feature × customer of the
 -- business-metric file (a null feature or customer there means all of them, and the cost is summed likewise).
 -- Revenue metrics get a margin and an ROI, count metrics (tickets resolved, sign-ups) a cost per unit.
--- reads: fact_cost, business_metrics
--- params: $as_of, $revenue_metrics, $since
--- output: the rows of the business_roi mart
+-- reads: business_metrics, daily_unit_costs
+-- params: $since, $as_of, $revenue_metrics
+-- output: the business_roi mart
 with metrics as (
     select
         "date" as charge_date,
@@ -21,8 +21,8 @@ billed as (
         charge_date,
         feature,
         customer,
-        sum(amount_usd) as billed_usd
-    from fact_cost
+        sum(billed_usd) as billed_usd
+    from daily_unit_costs
     where charge_date between $since and $as_of
     group by charge_date, feature, customer
 ),

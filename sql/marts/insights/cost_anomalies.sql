@@ -7,56 +7,24 @@
 -- attempt × model mix × price, where model mix is the cost per token at fixed per-model reference prices (their
 -- cost per token over the history) and price the rest; each effect is ln(day / baseline median), and the driver is
 -- the largest effect in the direction of the move.
--- reads: fact_cost
--- params: $as_of, $baseline_weeks, $min_deviation_usd, $min_points, $min_relative_deviation, $min_weekday_points,
---   $since, $trailing_days, $z_threshold
--- output: the rows of the cost_anomalies mart
-with facts as (
-    select
-        charge_date,
-        team,
-        feature,
-        agent,
-        coalesce(model, 'unallocated') as model,
-        amount_usd,
-        input_tokens + output_tokens as tokens,
-        requests,
-        case when is_retry then requests else 0 end as retry_requests
-    from fact_cost
+-- reads: daily_costs
+-- params: $since, $as_of, $baseline_weeks, $min_weekday_points, $trailing_days, $min_points, $z_threshold,
+--     $min_deviation_usd, $min_relative_deviation
+-- output: the cost_anomalies mart
+with by_model as (
+    select *
+    from daily_costs
     where charge_date between $since and $as_of
-),
-
-dimensions as (
-    select dimension from (values ('team'), ('feature'), ('agent'), ('model')) d(dimension)
 ),
 
 reference_prices as (
     -- cost per token of each model over the history: the fixed prices of the model-mix index
     select
-        model,
-        sum(amount_usd)::double / nullif(sum(tokens), 0) as usd_per_token
-    from facts
-    group by model
-),
-
-by_model as (
-    select
-        f.charge_date,
-        d.dimension,
-        case d.dimension
-            when 'team' then f.team
-            when 'feature' then f.feature
-            when 'agent' then f.agent
-            else f.model
-        end as "value",
-        f.model,
-        sum(f.amount_usd) as cost_usd,
-        sum(f.requests) as requests,
-        sum(f.retry_requests) as retry_requests,
-        sum(f.tokens) as tokens
-    from facts f
-    cross join dimensions d
-    group by all
+        "value" as model,
+        sum(cost_usd)::double / nullif(sum(tokens), 0) as usd_per_token
+    from by_model
+    where dimension = 'model'
+    group by "value"
 ),
 
 observed as (

@@ -3,17 +3,18 @@
 -- summed over the horizon; the interval is ± z·σ·√h (σ the residual standard deviation, z for the `interval`
 -- level, errors taken as independent), its lower end not below 0, and null with fewer than three days of history.
 -- Estimates, rounded to the cent.
--- reads: fact_cost
--- params: $as_of, $history_start, $horizons, $interval, $z
--- output: the rows of the cost_forecast mart
+-- reads: daily_costs
+-- params: $history_start, $as_of, $horizons, $z, $interval
+-- output: the cost_forecast mart
 with daily as (
     select
-        team,
+        "value" as team,
         charge_date,
-        sum(amount_usd) as cost_usd
-    from fact_cost
-    where charge_date between $history_start and $as_of
-    group by team, charge_date
+        sum(cost_usd) as cost_usd
+    from daily_costs
+    where dimension = 'team'
+        and charge_date between $history_start and $as_of
+    group by "value", charge_date
 ),
 
 days as (

@@ -1,45 +1,63 @@
 -- model_scorecard: which models to standardize on; one row per provider × model × feature over the last
 -- `scorecard_days` days. Cost per successful call is the billed cost fact_cost puts on the model's calls (for a
 -- self-hosted model, its GPUs) over the successful calls, so failed attempts are paid for; latency is of successful
--- calls; rank_in_feature orders the models of a feature with at least `min_calls` calls by that cost.
--- reads: fact_cost, priced_usage
--- params: $as_of, $min_calls, $period_start
--- output: the rows of the model_scorecard mart
-with calls as (
-    select
-        provider,
-        model,
-        coalesce(feature, 'unallocated') as feature,
-        coalesce(status, 'ok') <> 'error' as succeeded,
-        coalesce(attempt, 1) > 1 as is_retry,
-        list_cost,
-        latency_ms,
-        coalesce(input_tokens, 0) as input_tokens,
-        coalesce(cache_read_tokens, 0) as cache_read_tokens,
-        coalesce(output_tokens, 0) as output_tokens
-    from priced_usage
-    where event_date between $period_start and $as_of
-        and model is not null
-        and operation is distinct from 'vector_query'
-),
-
-scored as (
+-- calls (exact quantiles from the daily latency counts); rank_in_feature orders the models of a feature with at least `min_calls` calls by that cost.
+-- reads: daily_models, daily_latencies
+-- params: $period_start, $as_of, $min_calls
+-- output: the model_scorecard mart
+with scored as (
     select
         provider,
         model,
         feature,
-        count(*) as calls,
-        count(*) filter (where succeeded) as successful_calls,
-        count(*) filter (where not succeeded) as failed_calls,
-        count(*) filter (where is_retry) as retries,
-        count(*) filter (where list_cost is null) as unpriced_calls,
-        sum(list_cost) as list_usd,
+        sum(calls) as calls,
+        sum(successful_calls) as successful_calls,
+        sum(failed_calls) as failed_calls,
+        sum(retries) as retries,
+        sum(unpriced_calls) as unpriced_calls,
+        sum(list_usd) as list_usd,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
-        sum(cache_read_tokens) as cache_read_tokens,
-        quantile_cont(latency_ms, 0.5) filter (where succeeded) as p50_latency_ms,
-        quantile_cont(latency_ms, 0.95) filter (where succeeded) as p95_latency_ms
-    from calls
+        sum(cache_read_tokens) as cache_read_tokens
+    from daily_models
+    where charge_date between $period_start and $as_of
+        and calls is not null
+    group by provider, model, feature
+),
+
+latencies as (
+    select
+        provider,
+        model,
+        feature,
+        latency_ms,
+        sum(calls) as calls
+    from daily_latencies
+    where charge_date between $period_start and $as_of
+    group by provider, model, feature, latency_ms
+),
+
+ranked as (
+    -- each latency holds the 0-based ranks [first_rank, first_rank + calls) of the sorted successful calls
+    select
+        *,
+        sum(calls) over (partition by provider, model, feature order by latency_ms) - calls as first_rank,
+        (sum(calls) over (partition by provider, model, feature) - 1)::double as last_rank
+    from latencies
+),
+
+quantiles as (
+    -- quantile_cont: the values at ranks floor(q (n - 1)) and ceil(q (n - 1)), interpolated
+    select
+        provider,
+        model,
+        feature,
+        any_value(last_rank) as last_rank,
+        min(latency_ms) filter (where first_rank + calls > floor(0.5 * last_rank)) as p50_lo,
+        min(latency_ms) filter (where first_rank + calls > ceil(0.5 * last_rank)) as p50_hi,
+        min(latency_ms) filter (where first_rank + calls > floor(0.95 * last_rank)) as p95_lo,
+        min(latency_ms) filter (where first_rank + calls > ceil(0.95 * last_rank)) as p95_hi
+    from ranked
     group by provider, model, feature
 ),
 
@@ -48,21 +66,27 @@ billed as (
         provider,
         model,
         feature,
-        sum(amount_usd) as billed_usd
-    from fact_cost
+        sum(billed_usd) as billed_usd
+    from daily_models
     where charge_date between $period_start and $as_of
-        and model is not null
+        and billed_usd is not null
     group by provider, model, feature
 ),
 
 ratios as (
     select
         s.*,
+        q.p50_lo + (q.p50_hi - q.p50_lo) * (0.5 * q.last_rank - floor(0.5 * q.last_rank)) as p50_latency_ms,
+        q.p95_lo + (q.p95_hi - q.p95_lo) * (0.95 * q.last_rank - floor(0.95 * q.last_rank)) as p95_latency_ms,
         coalesce(b.billed_usd, 0) as billed_usd,
         cast(coalesce(b.billed_usd, 0) / nullif(s.successful_calls, 0) as decimal(38, 10)) as usd_per_successful_call,
         cast(s.list_usd / nullif(s.successful_calls, 0) as decimal(38, 10)) as list_usd_per_successful_call,
         s.calls >= $min_calls and s.successful_calls > 0 as ranked
     from scored s
+    left join quantiles q
+        on s.provider is not distinct from q.provider
+        and s.model = q.model
+        and s.feature = q.feature
     left join billed b
         on s.provider = b.provider
         and s.model = b.model

@@ -4,31 +4,13 @@
 -- carry no team). A line counts under each kind it has a key for; rank 1 = the most unowned spend of its kind.
 -- Calls a vendor served on a key but nobody logged ('calls never logged') are a gap in the telemetry of a managed
 -- key, not shadow AI: true_up and reconciliation show them.
--- reads: allocated_lines, cost_lines
--- params: $as_of, $since
--- output: the rows of the shadow_ai mart
-with pieces as (
-    select
-        a.charge_date,
-        a.amount,
-        a.team is null and coalesce(a.unallocated_reason not like 'calls never logged%', true) as unowned,
-        a.unallocated_reason,
-        c.x_ApiKeyId as api_key,
-        c.SubAccountId as account,
-        coalesce(c.x_Provider, c.ServiceProviderName) as vendor
-    from allocated_lines a
-    inner join cost_lines c
-        on a.charge_date = c.charge_date
-        and a.line_id = c.x_LineId
-    where a.charge_date between $since and $as_of
-),
-
-keyed as (
-    select 'api_key' as kind, api_key as "key", * from pieces where api_key is not null
-    union all
-    select 'account' as kind, account as "key", * from pieces where account is not null
-    union all
-    select 'vendor' as kind, vendor as "key", * from pieces where vendor is not null
+-- reads: daily_shadow_spend
+-- params: $since, $as_of
+-- output: the shadow_ai mart
+with keyed as (
+    select *
+    from daily_shadow_spend
+    where charge_date between $since and $as_of
 ),
 
 by_key as (

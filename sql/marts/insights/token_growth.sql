@@ -3,39 +3,13 @@
 -- daily change of the mean from a log-linear fit over the window (0.03 = +3 % a day; null when the window has a
 -- single day with calls, too few for a trend); a spike is a day whose mean or p95 prompt size is `spike_factor`
 -- times the median of the previous seven days'.
--- reads: priced_usage
--- params: $as_of, $since, $spike_factor
--- output: the rows of the token_growth mart
-with calls as (
-    select
-        event_date as charge_date,
-        coalesce(team, 'unallocated') as team,
-        coalesce(feature, 'unallocated') as feature,
-        coalesce(agent, 'unallocated') as agent,
-        input_tokens,
-        coalesce(output_tokens, 0) as output_tokens
-    from priced_usage
-    where event_date between $since and $as_of
-        and operation is distinct from 'vector_query'
-        and input_tokens is not null
-        and coalesce(status, 'ok') <> 'error'
-),
-
-daily as (
-    select
-        charge_date,
-        team,
-        feature,
-        agent,
-        count(*) as calls,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
-        avg(input_tokens) as mean_input_tokens,
-        quantile_cont(input_tokens, 0.95) as p95_input_tokens,
-        avg(output_tokens) as mean_output_tokens,
-        quantile_cont(output_tokens, 0.95) as p95_output_tokens
-    from calls
-    group by charge_date, team, feature, agent
+-- reads: daily_tokens
+-- params: $since, $as_of, $spike_factor
+-- output: the token_growth mart
+with daily as (
+    select *
+    from daily_tokens
+    where charge_date between $since and $as_of
 ),
 
 rolling as (
