@@ -325,10 +325,10 @@ def compute_day(con: duckdb.DuckDBPyConnection, config: InsightsConfig, override
         "cache_ttl_s": config.duplicates.cache_ttl_hours * 3600,
     }
     con.register("routing_rules", routing_table(config))
-    run_model(con, "marts/insights_daily/routing_candidates", params)
+    run_model(con, "marts/insights_daily/routing_candidates", params, shared=True)
     price_usage(con, overrides)
-    run_model(con, "marts/insights_daily/prompt_neighbours", params)
-    run_model(con, "marts/insights_daily/prompt_calls", params)
+    run_model(con, "marts/insights_daily/prompt_neighbours", params, shared=True)
+    run_model(con, "marts/insights_daily/prompt_calls", params, shared=True)
     for name in DAILY:
         statement, bound = single_statement(load_sql(f"marts/insights_daily/{name}"), params)
         con.execute(f"create or replace temp table daily_{name} as {statement}", bound)
