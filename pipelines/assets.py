@@ -2,7 +2,8 @@
 
 sources → raw_files → cost_lines, usage_events, usage_metrics, quarantine → priced_usage → allocated_lines →
 fact_cost, reconciliation, true_up → warehouse; focus_export beside the marts, upstream of nothing, so that a day
-it refuses still gets its marts and warehouse views.
+it refuses still gets its marts and warehouse views. They are declared single-run; the code location gives them the
+backfill policy its config calls for (`pipelines.partitions.for_config`).
 """
 
 from collections.abc import Iterable
