@@ -2,7 +2,8 @@
 
 sources → raw_files → cost_lines, usage_events, usage_metrics, quarantine → priced_usage → allocated_lines →
 fact_cost, reconciliation, true_up → insight_aggregates, warehouse; focus_export beside the marts, upstream of
-nothing, so that a day it refuses still gets its marts and warehouse views.
+nothing, so that a day it refuses still gets its marts and warehouse views. They are declared single-run; the code
+location gives them the backfill policy its config calls for (`pipelines.partitions.for_config`).
 """
 
 from typing import Any
@@ -200,7 +201,15 @@ def warehouse(apportion: ApportionConfig) -> dg.MaterializeResult:
 
 @dg.asset(
     name=DAILY_ASSET,
-    deps=["fact_cost", "priced_usage", "allocated_lines", "cost_lines"],
+    deps=[
+        "fact_cost",
+        "priced_usage",
+        "allocated_lines",
+        "cost_lines",
+        # a day's cache look-back reads the prompt aggregates of the days before it: a backfill cut into several
+        # runs computes the days in order, never one before the day it reads
+        dg.AssetDep(DAILY_ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)),
+    ],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="insight_aggregates",
