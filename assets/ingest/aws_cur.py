@@ -272,6 +272,11 @@ class _FileColumns:
         return f"coalesce(to_json({merged})::varchar, {text})"
 
 
+def _named_if(account: str, kind: str) -> str:
+    """SQL: the kind of an account (FOCUS BillingAccountType / SubAccountType) on the lines that name one."""
+    return f"case when nullif(trim({account}), '') is not null then {sql_string(kind)} end"
+
+
 def _first(*exprs: str) -> str:
     """The first non-blank of text expressions."""
     return "coalesce(" + ", ".join(f"nullif(trim({e}), '')" for e in exprs) + ")"
@@ -385,10 +390,10 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "BillingCurrency": _first(columns.sql("line_item_currency_code"), sql_string(options.currency)),
         "BillingAccountId": columns.account("bill_payer_account_id"),
         "BillingAccountName": columns.text("bill_payer_account_name"),
-        "BillingAccountType": f"case when {columns.sql('bill_payer_account_id')} is not null then 'Payer Account' end",
+        "BillingAccountType": _named_if(columns.sql("bill_payer_account_id"), "Payer Account"),
         "SubAccountId": columns.account("line_item_usage_account_id"),
         "SubAccountName": columns.text("line_item_usage_account_name"),
-        "SubAccountType": f"case when {columns.sql('line_item_usage_account_id')} is not null then 'Linked Account' end",
+        "SubAccountType": _named_if(columns.sql("line_item_usage_account_id"), "Linked Account"),
         "BillingPeriodStart": columns.text("bill_billing_period_start_date"),
         "BillingPeriodEnd": columns.text("bill_billing_period_end_date"),
         "ChargePeriodStart": columns.text("line_item_usage_start_date"),
@@ -403,6 +408,8 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "HostProviderName": "'AWS'",
         "ServiceName": _first(columns.product("product_name"), columns.sql("line_item_product_code")),
         "ResourceId": columns.text("line_item_resource_id"),
+        "ResourceType": f"case when {columns.sql('line_item_resource_id')} is not null "
+        f"then {columns.product('product_family')} end",
         "RegionId": _first(columns.product("region_code"), columns.product("region")),
         "RegionName": columns.product("location"),
         "AvailabilityZone": columns.text("line_item_availability_zone"),

@@ -6,9 +6,10 @@
 -- reads: cost_lines_day, allocated_lines_day
 -- params: $charge_date, $cost_metric, $charge_categories, $statuses, $commitment_categories,
 --   $pricing_categories, $subcategories, $subcategory_parents
--- a unit price from a cost and its pricing quantity, to 1e-18 (truncated); null without a non-zero quantity
+-- a unit price from a cost and its pricing quantity, to 1e-18 (truncated); null without a non-zero quantity or when
+-- the two have opposite signs (a negation line: FOCUS unit prices are never negative)
 create or replace temp macro unit_price(cost, quantity) as
-    case when quantity <> 0 then
+    case when quantity <> 0 and sign(cost) * sign(quantity) >= 0 then
         cast(
             cast(cost * 10000000000 as hugeint) * 1000000000000000000 // cast(quantity * 10000000000 as hugeint)
             as decimal(38, 0)
@@ -28,7 +29,13 @@ lines as (
         a.pieces,
         a.line_amount,
         case when $cost_metric = 'BilledCost' then c.BilledCost else c.EffectiveCost end as metric_amount,
-        c.*
+        -- FOCUS: a pricing quantity only with its unit, never on tax (the quantity a source gives a tax line is the
+        -- taxed amount's)
+        c.* replace (
+            case when c.ChargeCategory <> 'Tax' and c.PricingUnit is not null then c.PricingQuantity end
+                as PricingQuantity,
+            case when c.ChargeCategory <> 'Tax' and c.PricingQuantity is not null then c.PricingUnit end as PricingUnit
+        )
     from cost_lines_day c
     full join allocation a on c.x_LineId = a.line_id
 ),
@@ -76,7 +83,9 @@ derived as (
         PricingCurrencyListUnitPrice,
         PricingCurrencyContractedUnitPrice,
         PricingCurrencyEffectiveCost,
-        ChargeDescription,
+        -- FOCUS: a charge should say what it is; without the source's words, its service and SKU or category
+        coalesce(ChargeDescription, concat_ws(': ', ServiceName, coalesce(SkuMeter, SkuId, ChargeCategory)))
+            as ChargeDescription,
         -- the line's frequency in any spelling (`one-time`, `OneTime`, `usage based`); else by its category: usage is
         -- Usage-Based, any other charge Recurring when it covers its whole billing period (a monthly fee or tax),
         -- One-Time otherwise; a purchase is never Usage-Based
@@ -93,7 +102,8 @@ derived as (
         CapacityReservationStatus,
         CommitmentDiscountCategory,
         CommitmentDiscountId,
-        CommitmentDiscountStatus,
+        -- a status without the commitment it is of says nothing: FOCUS wants it null then
+        case when CommitmentDiscountId is not null then CommitmentDiscountStatus end as CommitmentDiscountStatus,
         CommitmentDiscountType,
         case when CommitmentDiscountId is not null then CommitmentDiscountName end as CommitmentDiscountName,
         -- FOCUS: a quantity on usage and purchases of a commitment. Without the source's: a usage commitment's is the
@@ -136,7 +146,9 @@ derived as (
         AvailabilityZone,
         ResourceId,
         ResourceName,
-        ResourceType,
+        -- a resource of unknown type is a resource of its service
+        case when ResourceId is not null then coalesce(ResourceType, ServiceName, ServiceProviderName) end
+            as ResourceType,
         -- a service category outside the spec's list is `Other`
         case when list_contains($subcategory_parents, ServiceCategory) then ServiceCategory else 'Other' end
             as ServiceCategory,
@@ -167,6 +179,8 @@ defaulted as (
                     = ServiceCategory then ServiceSubcategory
                 else 'Other (' || ServiceCategory || ')'
             end as ServiceSubcategory,
+            -- a SKU that names no meter is its own meter
+            coalesce(SkuMeter, SkuId) as SkuMeter,
             -- FOCUS: unit prices on usage and purchases, never on tax. Without the source's: the cost over the
             -- pricing quantity (to 1e-18), so price × quantity gives the cost back
             case

@@ -175,7 +175,8 @@ ROWS: list[dict[str, str | None]] = [
 def write_reference(target: Path) -> Path:
     """Write the reference rows as a typed FOCUS 1.2 Parquet file at `target`."""
     values = ", ".join(
-        "(" + ", ".join(f"{sql_string(row[c]) if row.get(c) is not None else 'null'}::{t}" for c, t in COLUMNS.items())
+        "("
+        + ", ".join(f"{sql_string(row[c]) if row.get(c) is not None else 'null'}::{t}" for c, t in COLUMNS.items())
         + ")"
         for row in ROWS
     )
