@@ -432,8 +432,8 @@ def test_every_cost_and_quantity_of_a_charge_splits_exactly_over_its_pieces_and_
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_unit_prices_are_the_charge_s_on_every_piece_and_give_its_costs_back(exports: dict[str, Export], version: str):
-    """Pieces split costs and quantities, never unit prices. Per charge, unit price × pricing quantity is its cost
-    (a derived price is the cost over the quantity truncated to 1e-18, so at most the quantity × 1e-18 off); per
+    """Pieces split costs and quantities, never unit prices. Per charge and day, unit price × pricing quantity is its
+    cost (a derived price is the cost over the quantity truncated to 1e-18, so at most the quantity × 1e-18 off); per
     piece within the 1e-10 rounding of the two splits (price + 1) × 1e-10."""
     con = focus(exports[f"{version}/parquet"])
     for price, cost in (
@@ -447,7 +447,7 @@ def test_unit_prices_are_the_charge_s_on_every_piece_and_give_its_costs_back(exp
             with charges as (
                 select x_LineId, count(distinct {price}) as prices, any_value({price}) as price,
                     sum(PricingQuantity) as quantity, sum({cost}) as cost
-                from focus where {price} is not null and ChargeClass is null group by x_LineId
+                from focus where {price} is not null and ChargeClass is null group by x_LineId, ChargePeriodStart
             )
             select count(*), max(prices), count(*) filter (where abs(price * quantity - cost) > abs(quantity) * 1e-18)
             from charges
