@@ -78,8 +78,10 @@ derived as (
         case when lower(trim(ChargeClass)) = 'correction' then 'Correction' end as ChargeClass,
         ListUnitPrice,
         ContractedUnitPrice,
-        -- without its own pricing currency a line is priced in its billing currency, at its unit prices and cost
-        coalesce(PricingCurrency, BillingCurrency) as PricingCurrency,
+        -- a line is priced in its billing currency, at its unit prices and cost, unless the source gives its cost in
+        -- a pricing currency of its own
+        case when PricingCurrencyEffectiveCost is not null then coalesce(PricingCurrency, BillingCurrency)
+            else BillingCurrency end as PricingCurrency,
         PricingCurrencyListUnitPrice,
         PricingCurrencyContractedUnitPrice,
         PricingCurrencyEffectiveCost,

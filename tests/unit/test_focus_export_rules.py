@@ -133,6 +133,15 @@ def test_unit_prices_are_the_source_s_or_the_cost_over_the_pricing_quantity_and_
         {"ChargeCategory": "Tax", "ListUnitPrice": Decimal("1"), "PricingQuantity": Decimal("2.5"), "PricingUnit": "h"},
         # a pricing quantity without its unit is no quantity
         {"PricingQuantity": Decimal("4")},
+        # a virtual currency with its own cost and list price; a pricing currency without its cost is not used
+        {
+            "PricingCurrency": "Credits",
+            "PricingCurrencyEffectiveCost": Decimal("100"),
+            "PricingCurrencyListUnitPrice": Decimal("2"),
+            "PricingQuantity": Decimal("50"),
+            "PricingUnit": "Requests",
+        },
+        {"PricingCurrency": "EUR"},
     ]
     con, left_out = charges(lines)
     assert left_out == []
@@ -157,6 +166,8 @@ def test_unit_prices_are_the_source_s_or_the_cost_over_the_pricing_quantity_and_
         (None, None, "USD", None, None, Decimal("2.5"), None, None),
         (None, None, "USD", None, None, Decimal("-2.5"), Decimal(1), "h"),
         (None, None, "USD", None, None, Decimal("2.5"), None, None),
+        (None, None, "USD", None, None, Decimal("2.5"), None, None),
+        (Decimal("0.05"), Decimal("0.05"), "Credits", Decimal(2), None, Decimal(100), Decimal(50), "Requests"),
         (None, None, "USD", None, None, Decimal("2.5"), None, None),
     ]
     assert abs(third * 3 - Decimal("2.5")) <= Decimal("3e-18")
