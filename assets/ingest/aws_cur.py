@@ -427,6 +427,12 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "when 'ri' then 'Reserved Instance' end",
         "PricingCategory": f"case when _lt.pricing = 'Standard' and regexp_matches({usage_type}, "
         f"{sql_string(SPOT_USAGE)}) then 'Dynamic' else _lt.pricing end",
+        # the reservation's ARN (CUR 2.0), else on its unused hours the line's resource: the reservation itself
+        "CapacityReservationId": _first(
+            columns.sql("capacity_reservation_capacity_reservation_a_r_n"),
+            f"case when regexp_matches({usage_type}, {sql_string(UNUSED_CAPACITY)}) "
+            f"then {columns.sql('line_item_resource_id')} end",
+        ),
         "CapacityReservationStatus": f"case when regexp_matches({usage_type}, {sql_string(UNUSED_CAPACITY)}) "
         "then 'Unused' end",
         "InvoiceId": columns.text("bill_invoice_id"),

@@ -6,6 +6,8 @@
 -- reads: cost_lines_day, allocated_lines_day
 -- params: $charge_date, $cost_metric, $charge_categories, $statuses, $commitment_categories,
 --   $pricing_categories, $subcategories, $subcategory_parents
+-- output: focus_charges (and the macro unit_price)
+
 -- a unit price from a cost and its pricing quantity, to 1e-18 (truncated); null without a non-zero quantity or when
 -- the two have opposite signs (a negation line: FOCUS unit prices are never negative)
 create or replace temp macro unit_price(cost, quantity) as
@@ -101,7 +103,7 @@ derived as (
             else 'One-Time'
         end as ChargeFrequency,
         CapacityReservationId,
-        CapacityReservationStatus,
+        case when CapacityReservationId is not null then CapacityReservationStatus end as CapacityReservationStatus,
         CommitmentDiscountCategory,
         CommitmentDiscountId,
         -- a status without the commitment it is of says nothing: FOCUS wants it null then

@@ -268,7 +268,7 @@ def test_a_line_focus_cannot_represent_is_left_out_with_its_reason_and_the_other
             {"InvoiceIssuerName": None},
             {"CommitmentDiscountId": "ri-1", "CommitmentDiscountStatus": "Partial"},
             {"CommitmentDiscountCategory": "Hours"},
-            {"CapacityReservationStatus": "Idle"},
+            {"CapacityReservationId": "cr-1", "CapacityReservationStatus": "Idle"},
         ]
     )
     assert [(x["line_id"], x["row"], x["reason"], x["billed_cost"]) for x in left_out] == [
