@@ -58,10 +58,11 @@ derived as (
         coalesce(ContractedCost, BilledCost) as ContractedCost,
         PricingQuantity,
         -- FOCUS: consumption is only on usage, and an unused commitment consumed nothing
-        -- (a source that reports only a pricing quantity consumed that quantity)
+        -- (a source that reports only a pricing quantity consumed that quantity; a quantity goes only with its unit)
         case
             when ChargeCategory = 'Usage' and coalesce(CommitmentDiscountStatus, '') <> 'Unused'
-                then coalesce(ConsumedQuantity, PricingQuantity)
+                then case when ConsumedUnit is not null and ConsumedQuantity is not null then ConsumedQuantity
+                    else PricingQuantity end
         end as ConsumedQuantity,
         -- a vendor API report names no billing account: the source stands for it, so FOCUS tools can group by it
         coalesce(BillingAccountId, 'apportion:' || x_Source) as BillingAccountId,
@@ -128,7 +129,8 @@ derived as (
         end as CommitmentDiscountUnit,
         case
             when ChargeCategory = 'Usage' and coalesce(CommitmentDiscountStatus, '') <> 'Unused'
-                then coalesce(ConsumedUnit, PricingUnit)
+                then case when ConsumedUnit is not null and ConsumedQuantity is not null then ConsumedUnit
+                    else PricingUnit end
         end as ConsumedUnit,
         InvoiceId,
         coalesce(InvoiceIssuerName, ServiceProviderName) as InvoiceIssuerName,

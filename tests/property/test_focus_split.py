@@ -76,10 +76,11 @@ def export_pieces(lines: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str
         values = {c: None if u is None else Decimal(u) * UNIT for c, u in line["units"].items()}
         con.execute(
             "insert into cost_lines_day (x_LineId, x_Source, x_SourceFile, x_SourceRow, BillingAccountId, "
-            "InvoiceIssuerName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, PricingUnit, CommitmentDiscountId, "
+            "InvoiceIssuerName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, PricingUnit, ConsumedUnit, "
+            "CommitmentDiscountId, "
             f"CommitmentDiscountStatus, {', '.join(COLUMNS)}) values ($id, 'bill', 'bill.csv', $n, 'acct', 'vendor', "
             "'Usage', "
-            f"$day::timestamptz, ($day + 1)::timestamptz, 'Tokens', 'ri-1', 'Used', "
+            f"$day::timestamptz, ($day + 1)::timestamptz, 'Tokens', 'Tokens', 'ri-1', 'Used', "
             f"{', '.join('$' + c for c in COLUMNS)})",
             {"id": line_id, "n": n, "day": DAY, **values},
         )

@@ -235,7 +235,8 @@ ORIGIN_VALUE = {
     "PricingQuantity": PRICED,
     "ContractedCost": "coalesce(l.ContractedCost, l.BilledCost)",
     "ConsumedQuantity": "case when l.ChargeCategory = 'Usage' and coalesce(l.CommitmentDiscountStatus, '') <> 'Unused' "
-    f"then coalesce(l.ConsumedQuantity, {PRICED}) end",
+    "then case when l.ConsumedUnit is not null and l.ConsumedQuantity is not null then l.ConsumedQuantity "
+    f"else {PRICED} end end",
     "PricingCurrencyEffectiveCost": "coalesce(l.PricingCurrencyEffectiveCost, l.EffectiveCost)",
     # the demo's commitment is a reservation of hours (a usage commitment): its quantity is the pricing quantity
     "CommitmentDiscountQuantity": "case when l.CommitmentDiscountId is not null and l.ChargeCategory in "
