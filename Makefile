@@ -9,7 +9,7 @@ CALLS ?= 20000
 END := $(shell $(PYTHON) -c "import datetime as d; print(d.date.fromisoformat('$(START)') + d.timedelta(days=$(DAYS) - 1))")
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install demo test lint dev bench bench-peers clean
+.PHONY: install demo test lint dev bench bench-peers clean focus-validate
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,10 @@ bench-peers: bench/.venv-fc/bin/focus-converter
 bench/.venv-fc/bin/focus-converter:
 	$(PYTHON) -m venv bench/.venv-fc
 	bench/.venv-fc/bin/pip install focus-converter==1.0.0 "multimethod<1.11" "click<8.2"
+
+# the FinOps Foundation's focus-validator on the lake's FOCUS 1.2 export (its venv, Python 3.12, is made on first use)
+focus-validate: install
+	$(BIN)/python -m tests.focus_validator.runner $(or $(FOCUS_EXPORT),data/lake/export/focus_1.2)
 
 dev: install
 	mkdir -p var

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 MONEY = "DECIMAL(38,10)"
 """Every amount of money, end to end. Ten decimals keep vendor prices per token exact; 28 integer digits."""
 
+UNIT_PRICE = "DECIMAL(38,18)"
+"""A price per pricing unit: 18 decimals, so that a price times a large quantity still gives its cost to 1e-10."""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -30,11 +33,19 @@ COST_LINES: list[Column] = [
     Column("EffectiveCost", MONEY, required=True),
     Column("ListCost", MONEY),
     Column("ContractedCost", MONEY),
+    Column("ListUnitPrice", UNIT_PRICE),
+    Column("ContractedUnitPrice", UNIT_PRICE),
+    Column("PricingCurrency", "VARCHAR"),
+    Column("PricingCurrencyListUnitPrice", UNIT_PRICE),
+    Column("PricingCurrencyContractedUnitPrice", UNIT_PRICE),
+    Column("PricingCurrencyEffectiveCost", MONEY),
     Column("BillingCurrency", "VARCHAR", required=True),
     Column("BillingAccountId", "VARCHAR"),
     Column("BillingAccountName", "VARCHAR"),
+    Column("BillingAccountType", "VARCHAR"),
     Column("SubAccountId", "VARCHAR"),
     Column("SubAccountName", "VARCHAR"),
+    Column("SubAccountType", "VARCHAR"),
     Column("BillingPeriodStart", "TIMESTAMPTZ"),
     Column("BillingPeriodEnd", "TIMESTAMPTZ"),
     Column("ChargePeriodStart", "TIMESTAMPTZ", required=True),
@@ -53,8 +64,12 @@ COST_LINES: list[Column] = [
     Column("ResourceName", "VARCHAR"),
     Column("ResourceType", "VARCHAR"),
     Column("RegionId", "VARCHAR"),
+    Column("RegionName", "VARCHAR"),
+    Column("AvailabilityZone", "VARCHAR"),
     Column("SkuId", "VARCHAR"),
     Column("SkuMeter", "VARCHAR"),
+    Column("SkuPriceId", "VARCHAR"),
+    Column("SkuPriceDetails", "VARCHAR"),
     Column("PricingQuantity", "DECIMAL(38,10)"),
     Column("PricingUnit", "VARCHAR"),
     Column("ConsumedQuantity", "DECIMAL(38,10)"),
@@ -63,12 +78,14 @@ COST_LINES: list[Column] = [
     Column("CommitmentDiscountStatus", "VARCHAR"),
     Column("CommitmentDiscountCategory", "VARCHAR"),
     Column("CommitmentDiscountType", "VARCHAR"),
+    Column("CommitmentDiscountName", "VARCHAR"),
+    Column("CommitmentDiscountQuantity", "DECIMAL(38,10)"),
+    Column("CommitmentDiscountUnit", "VARCHAR"),
     Column("PricingCategory", "VARCHAR"),
     Column("CapacityReservationId", "VARCHAR"),
     Column("CapacityReservationStatus", "VARCHAR"),
     Column("InvoiceId", "VARCHAR"),
     Column("Tags", "MAP(VARCHAR, VARCHAR)"),
-    Column("SkuPriceDetails", "VARCHAR"),
     # project extensions
     Column("x_CostCategory", "VARCHAR"),
     Column("x_Provider", "VARCHAR"),
@@ -229,6 +246,22 @@ COLUMN_DESCRIPTIONS = {
     "EffectiveCost": "Amortized cost of the line after discounts and commitments (FOCUS EffectiveCost).",
     "ListCost": "Cost at public list prices (FOCUS ListCost).",
     "ContractedCost": "Cost at negotiated contract prices (FOCUS ContractedCost).",
+    "ListUnitPrice": "Public list price of one pricing unit, in the billing currency (FOCUS ListUnitPrice).",
+    "ContractedUnitPrice": "Negotiated price of one pricing unit, in the billing currency (FOCUS ContractedUnitPrice).",
+    "PricingCurrency": "Currency (or virtual currency: credits, tokens) the source prices in (FOCUS PricingCurrency).",
+    "PricingCurrencyListUnitPrice": "List price of one pricing unit in the pricing currency.",
+    "PricingCurrencyContractedUnitPrice": "Negotiated price of one pricing unit in the pricing currency.",
+    "PricingCurrencyEffectiveCost": "Effective cost in the pricing currency (not converted to the reporting currency).",
+    "BillingAccountType": "The provider's name for the kind of billing account (FOCUS BillingAccountType).",
+    "SubAccountType": "The provider's name for the kind of sub-account: account, subscription, project.",
+    "RegionName": "Display name of the region.",
+    "AvailabilityZone": "Availability zone of the resource.",
+    "SkuPriceId": "The price-list entry the line was priced by (FOCUS SkuPriceId).",
+    "SkuPriceDetails": "Properties of that price-list entry, a JSON object (FOCUS SkuPriceDetails; on AI lines the "
+    "model, token direction and cache action).",
+    "CommitmentDiscountName": "Display name of the commitment that covered the line.",
+    "CommitmentDiscountQuantity": "Quantity of the commitment the line used, left unused or bought.",
+    "CommitmentDiscountUnit": "Unit of the commitment quantity.",
     "PricingCategory": "How the line was priced (FOCUS PricingCategory): Standard, Dynamic (spot), Committed, Other.",
     "CommitmentDiscountCategory": "Spend or Usage: what the commitment that covered the line commits to.",
     "CommitmentDiscountType": "The provider's kind of commitment (e.g. Savings Plan, Reserved Instance).",
@@ -279,7 +312,6 @@ COLUMN_DESCRIPTIONS = {
     "x_TokenType": "What the tokens of an AI line are: input, output, cache_read, cache_write, cache_storage.",
     "x_ServiceTier": "Tier an AI line was served on, when the bill says: batch, flex, priority, provisioned.",
     "x_Tokens": "Tokens the line charges for on the day (its quantity in tokens), on lines with a token type.",
-    "SkuPriceDetails": "FOCUS SkuPriceDetails as JSON text (model, token direction and cache action of AI lines).",
     "x_ApiKeyId": "API key, credential or principal the vendor charged the line to (CUR IAM principal, FOCUS "
     "CredentialId): the key owner files map to a team.",
     "x_OriginalCurrency": "Currency of the source before conversion to the reporting currency.",

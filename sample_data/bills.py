@@ -302,6 +302,9 @@ def _gpu_rows(aws: RowFactory, rng: np.random.Generator) -> list[dict[str, str]]
         "ServiceName": "Amazon EC2",
         "SkuId": "BoxUsage:p5.48xlarge",
         "CommitmentDiscountId": u.GPU_RESERVATION,
+        "CommitmentDiscountName": "llama-serving reservation",
+        "CommitmentDiscountCategory": "Usage",
+        "CommitmentDiscountType": "Reserved Instance",
     }
     cluster = {
         **compute,

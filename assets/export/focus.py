@@ -2,7 +2,8 @@
 
 Every staged cost line is an *origin charge*; every piece allocation cut it into is an *allocated charge*, one row
 of the export. All summable columns of a charge (BilledCost, EffectiveCost, ListCost, ContractedCost,
-PricingQuantity, ConsumedQuantity) are split over its pieces exactly like allocation split the cost metric, so the
+PricingQuantity, ConsumedQuantity, PricingCurrencyEffectiveCost, CommitmentDiscountQuantity) are split over its pieces
+exactly like allocation split the cost metric (unit prices are not split: every piece has its charge's), so the
 export sums to the sources per day, per source and per InvoiceId, and to `fact_cost` per team. FOCUS 1.3 carries
 the allocation in its split cost allocation columns; 1.2 has none, so the attribution goes into `Tags` (keys
 `apportion/…`) and `x_` columns. See `docs/focus-export.md`.

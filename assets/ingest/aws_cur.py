@@ -276,6 +276,11 @@ class _FileColumns:
         return f"coalesce(to_json({merged})::varchar, {text})"
 
 
+def _named_if(account: str, kind: str) -> str:
+    """SQL: the kind of an account (FOCUS BillingAccountType / SubAccountType) on the lines that name one."""
+    return f"case when nullif(trim({account}), '') is not null then {sql_string(kind)} end"
+
+
 def _first(*exprs: str) -> str:
     """The first non-blank of text expressions."""
     return "coalesce(" + ", ".join(f"nullif(trim({e}), '')" for e in exprs) + ")"
@@ -385,11 +390,14 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "BilledCost": unblended,
         "EffectiveCost": amortized,
         "ListCost": columns.text("pricing_public_on_demand_cost"),
+        "ListUnitPrice": columns.text("pricing_public_on_demand_rate"),
         "BillingCurrency": _first(columns.sql("line_item_currency_code"), sql_string(options.currency)),
         "BillingAccountId": columns.account("bill_payer_account_id"),
         "BillingAccountName": columns.text("bill_payer_account_name"),
+        "BillingAccountType": _named_if(columns.sql("bill_payer_account_id"), "Payer Account"),
         "SubAccountId": columns.account("line_item_usage_account_id"),
         "SubAccountName": columns.text("line_item_usage_account_name"),
+        "SubAccountType": _named_if(columns.sql("line_item_usage_account_id"), "Linked Account"),
         "BillingPeriodStart": columns.text("bill_billing_period_start_date"),
         "BillingPeriodEnd": columns.text("bill_billing_period_end_date"),
         "ChargePeriodStart": columns.text("line_item_usage_start_date"),
@@ -404,9 +412,14 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "HostProviderName": "'AWS'",
         "ServiceName": _first(columns.product("product_name"), columns.sql("line_item_product_code")),
         "ResourceId": columns.text("line_item_resource_id"),
+        "ResourceType": f"case when {columns.sql('line_item_resource_id')} is not null "
+        f"then {columns.product('product_family')} end",
         "RegionId": _first(columns.product("region_code"), columns.product("region")),
+        "RegionName": columns.product("location"),
+        "AvailabilityZone": columns.text("line_item_availability_zone"),
         "SkuId": columns.text("line_item_usage_type"),
         "SkuMeter": columns.text("line_item_operation"),
+        "SkuPriceId": columns.text("pricing_rate_code"),
         "PricingQuantity": columns.text("line_item_usage_amount"),
         "PricingUnit": columns.text("pricing_unit"),
         "ConsumedQuantity": f"case when _lt.consumed then {usage_amount} end",
@@ -418,6 +431,12 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path, options: CurOptions) -> 
         "when 'ri' then 'Reserved Instance' end",
         "PricingCategory": f"case when _lt.pricing = 'Standard' and regexp_matches({usage_type}, "
         f"{sql_string(SPOT_USAGE)}) then 'Dynamic' else _lt.pricing end",
+        # the reservation's ARN (CUR 2.0), else on its unused hours the line's resource: the reservation itself
+        "CapacityReservationId": _first(
+            columns.sql("capacity_reservation_capacity_reservation_a_r_n"),
+            f"case when regexp_matches({usage_type}, {sql_string(UNUSED_CAPACITY)}) "
+            f"then {columns.sql('line_item_resource_id')} end",
+        ),
         "CapacityReservationStatus": f"case when regexp_matches({usage_type}, {sql_string(UNUSED_CAPACITY)}) "
         "then 'Unused' end",
         "InvoiceId": columns.text("bill_invoice_id"),

@@ -59,6 +59,7 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "pricingmodel": ("pricingmodel",),
     "frequency": ("frequency",),
     "reservationid": ("reservationid",),
+    "reservationname": ("reservationname", "benefitname"),
     "benefitid": ("benefitid",),
     "invoiceid": ("invoiceid",),
     "publishertype": ("publishertype",),
@@ -263,6 +264,9 @@ def cost_line_exprs(fields: Mapping[str, str]) -> dict[str, str | None]:
     openai = f"regexp_matches(_meter, {sql_string(_AZURE_OPENAI)})"
     token_meter = "regexp_matches(metername, '(?i)\\btokens?\\b')"
     commitment_id = "lower(coalesce(benefitid, reservationid))"
+    # which commitment covered (or went unused on) the row: a savings plan commits to spend, a reservation to usage
+    plan = "(_pricing_model = 'savingsplan' or _charge_type = 'unusedsavingsplan')"
+    kind = f"case when not coalesce({commitment} or {unused}, false) then null when {plan} then 'sp' else 'ri' end"
     charge = {k: v.category for k, v in CHARGE_TYPES.items()}
     default_frequency = _case("_charge_type", {k: v.frequency for k, v in CHARGE_TYPES.items()}, "null")
     pricing = (
@@ -303,8 +307,10 @@ def cost_line_exprs(fields: Mapping[str, str]) -> dict[str, str | None]:
         "BillingCurrency": "billingcurrency",
         "BillingAccountId": "billingaccountid",
         "BillingAccountName": "billingaccountname",
+        "BillingAccountType": "case when billingaccountid is not null then 'Billing Account' end",
         "SubAccountId": f"coalesce(subscriptionid, {subscription})",
         "SubAccountName": "subscriptionname",
+        "SubAccountType": f"case when coalesce(subscriptionid, {subscription}) is not null then 'Subscription' end",
         "BillingPeriodStart": _iso_day(_day("billingperiodstartdate"), "billingperiodstartdate"),
         "BillingPeriodEnd": _iso_day(_day("billingperiodenddate"), "billingperiodenddate", days_after=1),
         "ChargePeriodStart": _iso_day("_day", '"date"'),
@@ -332,6 +338,9 @@ def cost_line_exprs(fields: Mapping[str, str]) -> dict[str, str | None]:
         "ConsumedUnit": f"case when _charge_type = 'usage' then {unit} end",
         "CommitmentDiscountId": f"case when {commitment} or {unused} then {commitment_id} end",
         "CommitmentDiscountStatus": (f"case when {unused} then 'Unused' when {covered} then 'Used' end"),
+        "CommitmentDiscountName": f"case when {commitment} or {unused} then reservationname end",
+        "CommitmentDiscountCategory": f"case {kind} when 'sp' then 'Spend' when 'ri' then 'Usage' end",
+        "CommitmentDiscountType": f"case {kind} when 'sp' then 'Savings Plan' when 'ri' then 'Reservation' end",
         "InvoiceId": "invoiceid",
         "Tags": tags_text("case when starts_with(ltrim(tags), '{') then tags else '{' || tags || '}' end"),
         "x_Provider": f"case when {openai} then 'azure' end",

@@ -108,6 +108,7 @@ FIELDS: tuple[str, ...] = (
     "project.labels",
     "labels",
     "location.region",
+    "location.zone",
     "cost",
     "cost_at_list",
     "currency",
@@ -371,6 +372,8 @@ def _cost_line_select(
         "BillingAccountId": a["billing_account_id"],
         "SubAccountId": a["project.id"],
         "SubAccountName": a["project.name"],
+        "BillingAccountType": f"case when {a['billing_account_id']} is not null then 'Billing Account' end",
+        "SubAccountType": f"case when {a['project.id']} is not null then 'Project' end",
         "BillingPeriodStart": "_period_start",
         "BillingPeriodEnd": "_period_end",
         "ChargePeriodStart": "_start",
@@ -387,6 +390,7 @@ def _cost_line_select(
         "ResourceId": a["resource.global_name"],
         "ResourceName": a["resource.name"],
         "RegionId": a["location.region"],
+        "AvailabilityZone": a["location.zone"],
         "SkuId": a["sku.id"],
         "SkuMeter": (
             f"case when _model is not null then coalesce({_token_type(a['sku.description'])}, "

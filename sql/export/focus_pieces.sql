@@ -1,7 +1,8 @@
 -- focus_pieces: the FOCUS Cost and Usage rows of the day, one per allocated piece of an origin charge, with every
 -- column either FOCUS version exports (1.3 names and order) plus `attribution`, what the 1.2 layer needs instead of
--- the allocation columns. Each summable column of a charge (the four costs and both quantities) is split over its
--- pieces the way allocation split the cost metric: integer units of 1e-10 by weight / total_weight, largest
+-- the allocation columns. Each summable column of a charge (the four costs, both quantities, the effective cost in
+-- the pricing currency and the commitment quantity) is split over its pieces the way allocation split the cost metric
+-- (unit prices are the charge's on every piece): integer units of 1e-10 by weight / total_weight, largest
 -- remainder, ties in allocation's order. So per charge every column's pieces sum to it exactly and keep its sign,
 -- and the cost metric's pieces are the allocated amounts.
 -- reads: allocated_lines_day, focus_charges, focus_drivers
@@ -54,7 +55,7 @@ line_values as (
             metric_units,
             unnest([
                 billed_units, effective_units, list_units, contracted_units, pricing_quantity_units,
-                consumed_quantity_units
+                consumed_quantity_units, pricing_currency_effective_units, commitment_quantity_units
             ]) as units
         from focus_charges
     )
@@ -141,9 +142,11 @@ select
         coalesce(nullif(concat_ws(' / ', p.team, p.feature, p.customer, p.agent, p.workflow), ''), 'unallocated')
     end as AllocatedResourceName,
     case when p.allocation_rule <> 'unallocated' then nullif(p.dimension_tags::varchar, '{}') end as AllocatedTags,
+    c.AvailabilityZone,
     piece_part(c.billed_units, c.metric_units, p.amount, a.units, a.piece_units) as BilledCost,
     c.BillingAccountId,
     c.BillingAccountName,
+    c.BillingAccountType,
     c.BillingCurrency,
     c.BillingPeriodEnd,
     c.BillingPeriodStart,
@@ -157,22 +160,32 @@ select
     c.ChargePeriodStart,
     c.CommitmentDiscountCategory,
     c.CommitmentDiscountId,
+    c.CommitmentDiscountName,
+    piece_part(c.commitment_quantity_units, c.metric_units, p.amount, a.units, a.piece_units) as CommitmentDiscountQuantity,
     c.CommitmentDiscountStatus,
     c.CommitmentDiscountType,
+    c.CommitmentDiscountUnit,
     piece_part(c.consumed_quantity_units, c.metric_units, p.amount, a.units, a.piece_units) as ConsumedQuantity,
     c.ConsumedUnit,
     piece_part(c.contracted_units, c.metric_units, p.amount, a.units, a.piece_units) as ContractedCost,
+    c.ContractedUnitPrice,
     piece_part(c.effective_units, c.metric_units, p.amount, a.units, a.piece_units) as EffectiveCost,
     c.HostProviderName,
     c.InvoiceId,
     c.InvoiceIssuerName,
     piece_part(c.list_units, c.metric_units, p.amount, a.units, a.piece_units) as ListCost,
+    c.ListUnitPrice,
     c.PricingCategory,
+    c.PricingCurrency,
+    c.PricingCurrencyContractedUnitPrice,
+    piece_part(c.pricing_currency_effective_units, c.metric_units, p.amount, a.units, a.piece_units) as PricingCurrencyEffectiveCost,
+    c.PricingCurrencyListUnitPrice,
     piece_part(c.pricing_quantity_units, c.metric_units, p.amount, a.units, a.piece_units) as PricingQuantity,
     c.PricingUnit,
     c.ProviderName,
     c.PublisherName,
     c.RegionId,
+    c.RegionName,
     c.ResourceId,
     c.ResourceName,
     c.ResourceType,
@@ -182,8 +195,11 @@ select
     c.ServiceSubcategory,
     c.SkuId,
     c.SkuMeter,
+    c.SkuPriceDetails,
+    c.SkuPriceId,
     c.SubAccountId,
     c.SubAccountName,
+    c.SubAccountType,
     t.tags::varchar as Tags,
     c.x_Source,
     c.line_id as x_LineId,

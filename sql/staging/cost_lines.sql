@@ -37,14 +37,16 @@ day_share as (
     select
         * exclude (
             BilledCost, EffectiveCost, ListCost, ContractedCost, PricingQuantity, ConsumedQuantity,
-            w_before, w_through, w_total
+            PricingCurrencyEffectiveCost, CommitmentDiscountQuantity, w_before, w_through, w_total
         ),
         day_share(BilledCost, w_before, w_through, w_total) as BilledCost,
         day_share(EffectiveCost, w_before, w_through, w_total) as EffectiveCost,
         day_share(ListCost, w_before, w_through, w_total) as ListCost,
         day_share(ContractedCost, w_before, w_through, w_total) as ContractedCost,
         day_share(PricingQuantity, w_before, w_through, w_total) as PricingQuantity,
-        day_share(ConsumedQuantity, w_before, w_through, w_total) as ConsumedQuantity
+        day_share(ConsumedQuantity, w_before, w_through, w_total) as ConsumedQuantity,
+        day_share(PricingCurrencyEffectiveCost, w_before, w_through, w_total) as PricingCurrencyEffectiveCost,
+        day_share(CommitmentDiscountQuantity, w_before, w_through, w_total) as CommitmentDiscountQuantity
     from in_day
 ),
 
@@ -66,13 +68,16 @@ converted as (
 
 select
     * exclude (
-        BilledCost, EffectiveCost, ListCost, ContractedCost, BillingCurrency, x_OriginalCurrency, x_FxRate, fx_rate,
-        x_SpreadMethod, spread_reason
+        BilledCost, EffectiveCost, ListCost, ContractedCost, ListUnitPrice, ContractedUnitPrice, BillingCurrency,
+        x_OriginalCurrency, x_FxRate, fx_rate, x_SpreadMethod, spread_reason
     ),
     cast(BilledCost * fx_rate as decimal(38, 10)) as BilledCost,
     cast(EffectiveCost * fx_rate as decimal(38, 10)) as EffectiveCost,
     cast(ListCost * fx_rate as decimal(38, 10)) as ListCost,
     cast(ContractedCost * fx_rate as decimal(38, 10)) as ContractedCost,
+    -- unit prices are in the billing currency too; the pricing currency's prices and cost stay as they are
+    cast(ListUnitPrice * fx_rate as decimal(38, 18)) as ListUnitPrice,
+    cast(ContractedUnitPrice * fx_rate as decimal(38, 18)) as ContractedUnitPrice,
     $reporting_currency as BillingCurrency,
     upper(BillingCurrency) as x_OriginalCurrency,
     cast(fx_rate as decimal(38, 10)) as x_FxRate,

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from assets.sql import connect
+from tests.focus_validator.runner import validate_export
 from tests.samples import sample
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,6 +61,11 @@ GROUPS: dict[str, list[Sample]] = {
     ],
 }
 """One `apportion run` per group: samples whose periods overlap share it (each layout of each sample is a source)."""
+
+FOCUS_VALIDATED = ("gcp_detailed_2022_08",)
+"""The groups whose FOCUS 1.2 export the FinOps Foundation's validator checks too. Not yet the others: the Azure
+files' ServiceName (the meter category) has several subcategories, the EA actual-cost file's reservation purchases
+keep their cost as EffectiveCost, the GCP credits file's units are not in FOCUS's unit format."""
 
 
 @dataclass
@@ -240,3 +246,7 @@ def test_every_sample_runs_through_every_layer_and_each_day_reconciles_to_the_fi
                 if expected.unrated[day]:
                     (reasons,) = quarantined[key]
                     assert [r.split(" dated")[0] for r in reasons] == ["no FX rate for MC to USD"], where
+    if group in FOCUS_VALIDATED:
+        report = validate_export([lake / "export" / "focus_1.2"])
+        print(f"{group}: focus-validator: {report.summary}")
+        assert report.findings() == {}, report.failures

@@ -15,7 +15,16 @@ from assets.sql import connect, run_model
 
 DAY = date(2026, 11, 1)
 UNIT = Decimal("1e-10")
-COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity", "ConsumedQuantity")
+COLUMNS = (
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "PricingQuantity",
+    "ConsumedQuantity",
+    "PricingCurrencyEffectiveCost",
+    "CommitmentDiscountQuantity",
+)
 TEAMS = ("a", "b", "c", "d", "e")
 units = st.integers(-(10**14), 10**14)
 
@@ -42,6 +51,8 @@ def charges(draw: st.DrawFn) -> dict[str, Any]:
         "PricingQuantity": draw(st.one_of(st.none(), units)),
     }
     values["ConsumedQuantity"] = draw(st.one_of(st.none(), st.just(values["PricingQuantity"]), units))
+    values["PricingCurrencyEffectiveCost"] = draw(st.one_of(st.none(), units))
+    values["CommitmentDiscountQuantity"] = draw(st.one_of(st.none(), st.just(values["PricingQuantity"]), units))
     pieces = draw(st.integers(1, len(TEAMS)))
     weights = draw(st.lists(st.integers(1, 10**6), min_size=pieces, max_size=pieces))
     return {"units": values, "weights": weights}
@@ -65,9 +76,12 @@ def export_pieces(lines: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str
         values = {c: None if u is None else Decimal(u) * UNIT for c, u in line["units"].items()}
         con.execute(
             "insert into cost_lines_day (x_LineId, x_Source, x_SourceFile, x_SourceRow, BillingAccountId, "
-            "InvoiceIssuerName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, "
-            f"{', '.join(COLUMNS)}) values ($id, 'bill', 'bill.csv', $n, 'acct', 'vendor', 'Usage', "
-            f"$day::timestamptz, ($day + 1)::timestamptz, {', '.join('$' + c for c in COLUMNS)})",
+            "InvoiceIssuerName, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, PricingUnit, ConsumedUnit, "
+            "CommitmentDiscountId, "
+            f"CommitmentDiscountStatus, {', '.join(COLUMNS)}) values ($id, 'bill', 'bill.csv', $n, 'acct', 'vendor', "
+            "'Usage', "
+            f"$day::timestamptz, ($day + 1)::timestamptz, 'Tokens', 'Tokens', 'ri-1', 'Used', "
+            f"{', '.join('$' + c for c in COLUMNS)})",
             {"id": line_id, "n": n, "day": DAY, **values},
         )
         total = sum(line["weights"])
@@ -101,7 +115,8 @@ def test_every_summable_column_splits_by_largest_remainder_to_the_unit(lines: li
     for n, line in enumerate(lines):
         for column in COLUMNS:
             total = line["units"][column]
-            if column == "ConsumedQuantity" and total is None:  # a usage charge consumed what it priced
+            if column in ("ConsumedQuantity", "CommitmentDiscountQuantity") and total is None:
+                # a usage charge consumed what it priced; a usage commitment covered what it priced
                 total = line["units"]["PricingQuantity"]
             expected = [None] * len(line["weights"]) if total is None else largest_remainder(total, line["weights"])
             got = [pieces[(f"line-{n:03d}", team)][column] for team in TEAMS[: len(line["weights"])]]

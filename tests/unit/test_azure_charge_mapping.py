@@ -82,6 +82,20 @@ def test_every_charge_type_pricing_model_and_frequency_maps_to_focus_values(tmp_
         assert status is None or status in STATUSES
     unused = [r for r in staged if r["CommitmentDiscountStatus"] == "Unused"]
     assert [(r["ConsumedQuantity"], r["CommitmentDiscountId"]) for r in unused] == [(None, "r-1")] * 2
+    # the commitment that covered (or went unused on) a row: a reservation commits to usage, a savings plan to spend
+    commitments = [
+        (r["CommitmentDiscountCategory"], r["CommitmentDiscountType"]) for r in staged if r["CommitmentDiscountId"]
+    ]
+    assert commitments == [
+        ("Usage", "Reservation"),  # usage, covered
+        ("Spend", "Savings Plan"),
+        ("Usage", "Reservation"),  # unused
+        ("Spend", "Savings Plan"),
+        ("Usage", "Reservation"),  # purchases and the refund
+        ("Spend", "Savings Plan"),
+        ("Usage", "Reservation"),
+    ]
+    assert all(r["CommitmentDiscountCategory"] is None for r in staged if not r["CommitmentDiscountId"])
 
 
 def test_a_charge_type_azure_does_not_write_is_quarantined_naming_the_expected_ones(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ def charges(lines: list[dict[str, Any]], allocated: dict[str, Decimal] | None = 
             "BilledCost": Decimal("2.5"),
             "EffectiveCost": Decimal("2.5"),
             "BillingAccountId": "acct",
+            "BillingCurrency": "USD",
             "InvoiceIssuerName": "vendor",
             "ChargeCategory": "Usage",
             "ChargePeriodStart": f"{DAY}",
@@ -109,15 +110,165 @@ def test_service_and_pricing_categories_outside_the_spec_become_other() -> None:
     ]
 
 
+def test_unit_prices_are_the_source_s_or_the_cost_over_the_pricing_quantity_and_never_on_tax() -> None:
+    lines = [
+        # a source's own list price is kept; the contracted price is derived from the contracted (= billed) cost
+        {
+            "ListUnitPrice": Decimal("0.5"),
+            "ListCost": Decimal("3"),
+            "PricingQuantity": Decimal("6"),
+            "PricingUnit": "h",
+        },
+        # 2.5 / 3 to 1e-18, truncated: price × quantity is the cost to 3e-18
+        {"PricingQuantity": Decimal("3"), "PricingUnit": "Tokens"},
+        # no quantity: no price; a negation line (cost and quantity of opposite signs): no negative price
+        {},
+        {
+            "BilledCost": Decimal("-2.5"),
+            "EffectiveCost": Decimal("-2.5"),
+            "PricingQuantity": Decimal("1"),
+            "PricingUnit": "h",
+        },
+        # tax: neither prices nor a quantity, whatever the source says
+        {"ChargeCategory": "Tax", "ListUnitPrice": Decimal("1"), "PricingQuantity": Decimal("2.5"), "PricingUnit": "h"},
+        # a pricing quantity without its unit is no quantity
+        {"PricingQuantity": Decimal("4")},
+        # a virtual currency with its own cost and list price; a pricing currency without its cost is not used
+        {
+            "PricingCurrency": "Credits",
+            "PricingCurrencyEffectiveCost": Decimal("100"),
+            "PricingCurrencyListUnitPrice": Decimal("2"),
+            "PricingQuantity": Decimal("50"),
+            "PricingUnit": "Requests",
+        },
+        {"PricingCurrency": "EUR"},
+    ]
+    con, left_out = charges(lines)
+    assert left_out == []
+    rows = con.execute(
+        "select ListUnitPrice, ContractedUnitPrice, PricingCurrency, PricingCurrencyListUnitPrice, "
+        "PricingCurrencyContractedUnitPrice, PricingCurrencyEffectiveCost, PricingQuantity, PricingUnit "
+        "from focus_charges order by x_SourceRow"
+    ).fetchall()
+    third = Decimal("0.833333333333333333")
+    assert rows == [
+        (
+            Decimal("0.5"),
+            Decimal("2.5") / 6 // Decimal("1e-18") * Decimal("1e-18"),
+            "USD",
+            Decimal("0.5"),
+            Decimal("0.416666666666666666"),
+            Decimal("2.5"),
+            Decimal(6),
+            "h",
+        ),
+        (third, third, "USD", third, third, Decimal("2.5"), Decimal(3), "Tokens"),
+        (None, None, "USD", None, None, Decimal("2.5"), None, None),
+        (None, None, "USD", None, None, Decimal("-2.5"), Decimal(1), "h"),
+        (None, None, "USD", None, None, Decimal("2.5"), None, None),
+        (None, None, "USD", None, None, Decimal("2.5"), None, None),
+        (Decimal("0.05"), Decimal("0.05"), "Credits", Decimal(2), None, Decimal(100), Decimal(50), "Requests"),
+        (None, None, "USD", None, None, Decimal("2.5"), None, None),
+    ]
+    assert abs(third * 3 - Decimal("2.5")) <= Decimal("3e-18")
+
+
+def test_names_types_and_commitment_quantities_are_derived_where_focus_requires_them() -> None:
+    lines = [
+        {
+            "SubAccountId": "proj-1",
+            "RegionId": "eu-west-1",
+            "SkuId": "sku-1",
+            "ResourceId": "vm-1",
+            "ServiceName": "Compute",
+        },
+        {"BillingAccountId": None, "BillingAccountName": None, "SubAccountName": "kept", "RegionName": "orphan"},
+        # a usage commitment: its quantity and unit are the pricing quantity's; a spend commitment: the amount covered
+        {
+            "CommitmentDiscountId": "ri-1",
+            "CommitmentDiscountCategory": "Usage",
+            "CommitmentDiscountStatus": "Used",
+            "PricingQuantity": Decimal("10"),
+            "PricingUnit": "Hours",
+        },
+        {
+            "CommitmentDiscountId": "sp-1",
+            "CommitmentDiscountCategory": "Spend",
+            "CommitmentDiscountStatus": "Used",
+            "EffectiveCost": Decimal("1.75"),
+        },
+        {"CommitmentDiscountId": "sp-1", "CommitmentDiscountCategory": "Spend", "ChargeCategory": "Purchase"},
+        # a status without its commitment is dropped
+        {"CommitmentDiscountStatus": "Used"},
+    ]
+    con, left_out = charges(lines)
+    assert left_out == []
+    rows = con.execute(
+        "select BillingAccountId, BillingAccountName, BillingAccountType, SubAccountName, SubAccountType, RegionName, "
+        "SkuPriceId, SkuMeter, ResourceType, CommitmentDiscountStatus, CommitmentDiscountQuantity, "
+        "CommitmentDiscountUnit, ProviderName from focus_charges order by x_SourceRow"
+    ).fetchall()
+    assert rows == [
+        (
+            "acct",
+            "acct",
+            "Billing Account",
+            "proj-1",
+            "Sub Account",
+            "eu-west-1",
+            "sku-1",
+            "sku-1",
+            "Compute",
+            None,
+            None,
+            None,
+            "vendor",
+        ),
+        (
+            "apportion:bill",
+            "apportion:bill",
+            "apportion source",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "vendor",
+        ),
+        ("acct", "acct", "Billing Account", None, None, None, None, None, None, "Used", Decimal(10), "Hours", "vendor"),
+        (
+            "acct",
+            "acct",
+            "Billing Account",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "Used",
+            Decimal("1.75"),
+            "USD",
+            "vendor",
+        ),
+        ("acct", "acct", "Billing Account", None, None, None, None, None, None, None, Decimal("2.5"), "USD", "vendor"),
+        ("acct", "acct", "Billing Account", None, None, None, None, None, None, None, None, None, "vendor"),
+    ]
+
+
 def test_a_line_focus_cannot_represent_is_left_out_with_its_reason_and_the_others_stay() -> None:
     con, left_out = charges(
         [
             {},
             {"ChargeCategory": "Refund", "BilledCost": Decimal("-1"), "EffectiveCost": Decimal("-1")},
             {"InvoiceIssuerName": None},
-            {"CommitmentDiscountStatus": "Partial"},
+            {"CommitmentDiscountId": "ri-1", "CommitmentDiscountStatus": "Partial"},
             {"CommitmentDiscountCategory": "Hours"},
-            {"CapacityReservationStatus": "Idle"},
+            {"CapacityReservationId": "cr-1", "CapacityReservationStatus": "Idle"},
         ]
     )
     assert [(x["line_id"], x["row"], x["reason"], x["billed_cost"]) for x in left_out] == [

@@ -27,6 +27,7 @@ from tests.e2e.test_pipeline_end_to_end import warehouse_rows
 
 VERSIONS = ("1.2", "1.3")
 DECIMAL, STRING, DATETIME, JSON = "Decimal", "String", "DateTime", "JSON"
+PRICE = "Decimal (unit price)"
 
 FOCUS_1_3: dict[str, tuple[str, str, bool]] = {
     "AllocatedMethodDetails": (JSON, "R", True),
@@ -61,18 +62,18 @@ FOCUS_1_3: dict[str, tuple[str, str, bool]] = {
     "ConsumedUnit": (STRING, "C", True),
     "ContractApplied": (JSON, "C", True),
     "ContractedCost": (DECIMAL, "M", False),
-    "ContractedUnitPrice": (DECIMAL, "C", True),
+    "ContractedUnitPrice": (PRICE, "C", True),
     "EffectiveCost": (DECIMAL, "M", False),
     "HostProviderName": (STRING, "M", False),
     "InvoiceId": (STRING, "C", True),
     "InvoiceIssuerName": (STRING, "M", False),
     "ListCost": (DECIMAL, "M", False),
-    "ListUnitPrice": (DECIMAL, "C", True),
+    "ListUnitPrice": (PRICE, "C", True),
     "PricingCategory": (STRING, "C", True),
     "PricingCurrency": (STRING, "C", False),
-    "PricingCurrencyContractedUnitPrice": (DECIMAL, "C", True),
+    "PricingCurrencyContractedUnitPrice": (PRICE, "C", True),
     "PricingCurrencyEffectiveCost": (DECIMAL, "C", False),
-    "PricingCurrencyListUnitPrice": (DECIMAL, "C", True),
+    "PricingCurrencyListUnitPrice": (PRICE, "C", True),
     "PricingQuantity": (DECIMAL, "M", True),
     "PricingUnit": (STRING, "M", True),
     "ProviderName": (STRING, "M", False),
@@ -109,7 +110,13 @@ NEW_IN_1_3 = {
     "ServiceProviderName",
 }
 FOCUS_COLUMNS = {"1.3": FOCUS_1_3, "1.2": {k: v for k, v in FOCUS_1_3.items() if k not in NEW_IN_1_3}}
-DUCKDB_TYPES = {DECIMAL: "DECIMAL(38,10)", STRING: "VARCHAR", DATETIME: "TIMESTAMP WITH TIME ZONE", JSON: "VARCHAR"}
+DUCKDB_TYPES = {
+    DECIMAL: "DECIMAL(38,10)",
+    PRICE: "DECIMAL(38,18)",
+    STRING: "VARCHAR",
+    DATETIME: "TIMESTAMP WITH TIME ZONE",
+    JSON: "VARCHAR",
+}
 
 ALLOWED = {
     "ChargeCategory": {"Usage", "Purchase", "Tax", "Credit", "Adjustment"},
@@ -117,6 +124,8 @@ ALLOWED = {
     "ChargeFrequency": {"One-Time", "Recurring", "Usage-Based"},
     "CommitmentDiscountStatus": {"Used", "Unused", None},
     "CapacityReservationStatus": {"Used", "Unused", None},
+    "CommitmentDiscountCategory": {"Spend", "Usage", None},
+    "PricingCategory": {"Standard", "Dynamic", "Committed", "Other", None},
 }
 
 UNIT_USED = "ChargeCategory = 'Usage' and coalesce(CommitmentDiscountStatus, '') <> 'Unused'"
@@ -155,6 +164,47 @@ CONDITIONAL = [
     ),
     ("SubAccountName is null when SubAccountId is", "SubAccountId is not null or SubAccountName is null"),
     ("SkuMeter is null when SkuId is", "SkuId is not null or SkuMeter is null"),
+    (
+        "BillingAccountName and BillingAccountType are set",
+        "BillingAccountName is not null and BillingAccountType is not null",
+    ),
+    (
+        "SubAccountName and SubAccountType are set exactly when SubAccountId is",
+        "(SubAccountId is null) = (SubAccountName is null) and (SubAccountId is null) = (SubAccountType is null)",
+    ),
+    ("RegionName is set exactly when RegionId is", "(RegionId is null) = (RegionName is null)"),
+    (
+        "unit prices and SKU price are null on tax",
+        "ChargeCategory <> 'Tax' or (ListUnitPrice is null and ContractedUnitPrice is null and SkuPriceId is null "
+        "and PricingCurrencyListUnitPrice is null and PricingCurrencyContractedUnitPrice is null)",
+    ),
+    (
+        "unit prices and SKU price are set on usage and purchases that are priced by a quantity",
+        "ChargeCategory not in ('Usage', 'Purchase') or ChargeClass = 'Correction' or coalesce(PricingQuantity, 0) = 0 "
+        "or (ListUnitPrice is not null and ContractedUnitPrice is not null and SkuPriceId is not null "
+        "and PricingCurrencyListUnitPrice is not null and PricingCurrencyContractedUnitPrice is not null)",
+    ),
+    ("SkuPriceDetails is null when SkuPriceId is", "SkuPriceId is not null or SkuPriceDetails is null"),
+    (
+        "PricingCurrency and PricingCurrencyEffectiveCost are set",
+        "PricingCurrency is not null and PricingCurrencyEffectiveCost is not null",
+    ),
+    (
+        "commitment name, category and type are set exactly on a commitment's charges (name when it has one)",
+        "(CommitmentDiscountId is null) = (CommitmentDiscountCategory is null) "
+        "and (CommitmentDiscountId is null) = (CommitmentDiscountType is null) "
+        "and (CommitmentDiscountId is not null or CommitmentDiscountName is null)",
+    ),
+    (
+        "CommitmentDiscountQuantity is set exactly on usage and purchases of a commitment, with its unit",
+        "(CommitmentDiscountQuantity is not null) = (CommitmentDiscountId is not null "
+        "and ChargeCategory in ('Usage', 'Purchase') and ChargeClass is null) "
+        "and (CommitmentDiscountQuantity is null) = (CommitmentDiscountUnit is null)",
+    ),
+    (
+        "a charge paid to a third party (ProviderName other than InvoiceIssuerName) bills nothing",
+        "ProviderName = InvoiceIssuerName or BilledCost = 0",
+    ),
 ]
 CONDITIONAL_1_3 = [
     (
@@ -169,16 +219,34 @@ CONDITIONAL_1_3 = [
     ("AllocatedTags is null on the unallocated portion", "AllocatedMethodId <> 'unallocated' or AllocatedTags is null"),
 ]
 
-SUMMABLE = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingQuantity", "ConsumedQuantity")
+SUMMABLE = (
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "PricingQuantity",
+    "ConsumedQuantity",
+    "PricingCurrencyEffectiveCost",
+    "CommitmentDiscountQuantity",
+)
+PRICED = "case when l.ChargeCategory <> 'Tax' and l.PricingUnit is not null then l.PricingQuantity end"
 ORIGIN_VALUE = {
     "ListCost": "coalesce(l.ListCost, l.BilledCost)",
+    "PricingQuantity": PRICED,
     "ContractedCost": "coalesce(l.ContractedCost, l.BilledCost)",
     "ConsumedQuantity": "case when l.ChargeCategory = 'Usage' and coalesce(l.CommitmentDiscountStatus, '') <> 'Unused' "
-    "then coalesce(l.ConsumedQuantity, l.PricingQuantity) end",
+    "then case when l.ConsumedUnit is not null and l.ConsumedQuantity is not null then l.ConsumedQuantity "
+    f"else {PRICED} end end",
+    "PricingCurrencyEffectiveCost": "coalesce(l.PricingCurrencyEffectiveCost, l.EffectiveCost)",
+    # the demo's commitment is a reservation of hours (a usage commitment): its quantity is the pricing quantity
+    "CommitmentDiscountQuantity": "case when l.CommitmentDiscountId is not null and l.ChargeCategory in "
+    f"('Usage', 'Purchase') then coalesce(l.CommitmentDiscountQuantity, {PRICED}) end",
 }
 """A staged line's value of a summable FOCUS column, where FOCUS defines it from other columns: list and contracted
 cost without unit prices are the billed cost; nothing is consumed off usage or by an unused commitment, and a source
-that reports only a pricing quantity consumed that."""
+that reports only a pricing quantity consumed that; a pricing quantity goes only with its unit and never on tax; a
+line priced in its billing currency has its effective cost
+there."""
 
 
 def focus(export: Export) -> duckdb.DuckDBPyConnection:
@@ -220,7 +288,8 @@ def test_every_column_is_a_focus_column_of_its_version_with_its_type_or_an_x_ext
     assert set(focus_columns) <= set(spec)
     assert {c: columns[c] for c in focus_columns} == {c: DUCKDB_TYPES[spec[c][0]] for c in focus_columns}
     assert list(columns)[: len(focus_columns)] == focus_columns, "FOCUS columns come before x_ columns"
-    assert version == "1.2" or NEW_IN_1_3 - {"ContractApplied"} <= set(columns)
+    # every column, mandatory or conditional, but the contract commitments apportion has none of
+    assert set(spec) - set(columns) == {"ContractApplied"} if version == "1.3" else set(spec) <= set(columns)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -360,6 +429,60 @@ def test_every_cost_and_quantity_of_a_charge_splits_exactly_over_its_pieces_and_
             """
         ).fetchall()[0]
         assert (joined, broken) == (lines, 0), column
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_unit_prices_are_the_charge_s_on_every_piece_and_give_its_costs_back(exports: dict[str, Export], version: str):
+    """Pieces split costs and quantities, never unit prices. Per charge and day, unit price × pricing quantity is its
+    cost (a derived price is the cost over the quantity truncated to 1e-18, so at most the quantity × 1e-18 off); per
+    piece within the 1e-10 rounding of the two splits (price + 1) × 1e-10."""
+    con = focus(exports[f"{version}/parquet"])
+    for price, cost in (
+        ("ListUnitPrice", "ListCost"),
+        ("ContractedUnitPrice", "ContractedCost"),
+        ("PricingCurrencyListUnitPrice", "ListCost"),
+        ("PricingCurrencyContractedUnitPrice", "ContractedCost"),
+    ):
+        charges, prices, charge_off = con.execute(
+            f"""
+            with charges as (
+                select x_LineId, count(distinct {price}) as prices, any_value({price}) as price,
+                    sum(PricingQuantity) as quantity, sum({cost}) as cost
+                from focus where {price} is not null and ChargeClass is null group by x_LineId, ChargePeriodStart
+            )
+            select count(*), max(prices), count(*) filter (where abs(price * quantity - cost) > abs(quantity) * 1e-18)
+            from charges
+            """
+        ).fetchall()[0]
+        assert charges > 100 and prices == 1 and charge_off == 0, price
+        pieces_off = con.execute(
+            f"select count(*) from focus where {price} is not null and ChargeClass is null "
+            f"and abs({price} * PricingQuantity - {cost}) > ({price} + 1) * 1e-10 + abs(PricingQuantity) * 1e-18"
+        ).fetchall()[0][0]
+        assert pieces_off == 0, price
+
+
+def test_focus_1_2_and_1_3_agree_row_for_row_on_every_column_they_share(exports: dict[str, Export]):
+    """The two versions are one set of pieces in the same order: each shared column is equal row for row, and 1.2's
+    Tags are 1.3's with the allocated charge's AllocatedTags merged in."""
+    con = focus(exports["1.3/parquet"])
+    old = exports["1.2/parquet"]
+    files = ", ".join(f"'{f}'" for f in old.files)
+    con.execute(f"create view focus_1_2 as select * from read_parquet([{files}], hive_partitioning = false)")
+    columns_1_3 = [r[0] for r in con.execute("describe focus").fetchall()]
+    columns_1_2 = [r[0] for r in con.execute("describe focus_1_2").fetchall()]
+    shared = [c for c in columns_1_2 if c in columns_1_3 and c != "Tags"]
+    assert len(shared) >= 56 + 10, shared
+    rows = con.execute("select count(*) from focus").fetchall()[0][0]
+    assert rows == con.execute("select count(*) from focus_1_2").fetchall()[0][0] > 0
+    differing = con.execute(
+        "select "
+        + ", ".join(f'count(*) filter (where n."{c}" is distinct from o."{c}")' for c in shared)
+        + ", count(*) filter (where json(o.Tags) is distinct from "
+        "json(json_merge_patch(coalesce(n.Tags, '{}'), coalesce(n.AllocatedTags, '{}')))) "
+        "from focus n positional join focus_1_2 o"
+    ).fetchall()[0]
+    assert dict(zip([*shared, "Tags"], differing, strict=True)) == dict.fromkeys([*shared, "Tags"], 0)
 
 
 def test_cost_metric_pieces_are_the_allocated_amounts(exports: dict[str, Export], settings: Settings):
