@@ -75,6 +75,7 @@ COST_LINES: list[Column] = [
     Column("x_ApiKeyId", "VARCHAR"),
     Column("x_OriginalCurrency", "VARCHAR"),
     Column("x_FxRate", "DECIMAL(38,10)"),
+    Column("x_OriginalValues", "MAP(VARCHAR, VARCHAR)"),
 ]
 
 USAGE_EVENTS: list[Column] = [
@@ -258,6 +259,8 @@ COLUMN_DESCRIPTIONS = {
     "x_ApiKeyId": "API key the vendor charged the line to.",
     "x_OriginalCurrency": "Currency of the source before conversion to the reporting currency.",
     "x_FxRate": "Dated FX rate applied: reporting currency per unit of the original currency.",
+    "x_OriginalValues": "The values the source wrote where staging replaced them by FOCUS's (column → value as "
+    "written: OCI's `Usage-based`, an Azure meter sub-category); null when none changed (docs/focus-export.md).",
     "x_LineId": "Stable id of the line: source, file checksum and row.",
     "x_SpreadMethod": "How the line was spread over the days of its period: even, usage:<driver>, even:no_usage.",
     "x_Source": "Configured source (apportion.yaml `sources[].name`) the row came from.",

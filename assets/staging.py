@@ -27,6 +27,7 @@ from assets.ingest.base import SourceKind
 from assets.ingest.readers import UnreadableFile
 from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_table, staged_and_rejected
+from assets.ingest.vocabulary import normalise_vocabulary
 from assets.lake import Lake, replace_partition, write_parquet
 from assets.raw import manifest_entries
 from assets.schemas import COST_LINES, USAGE_EVENTS, USAGE_METRICS
@@ -66,8 +67,9 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
     file. A file that cannot be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not
     UTF-8) gets its reason instead: it is quarantined whole, the other files go on. Rows stay in file order, so what
     is staged from them needs no sort to be written the same way twice. `files_read` and `unreadable` are taken from
-    `delivery_files` for the per-day models. Usage rows that name no provider get one from their model
-    (`resolve_providers`)."""
+    `delivery_files` for the per-day models. Cost lines get FOCUS's values in the columns with allowed values
+    (`normalise_vocabulary`; a value with no mapping rejects its line). Usage rows that name no provider get one from
+    their model (`resolve_providers`)."""
     con.execute(
         "create or replace temp table delivery_files (_file varchar, rows_in bigint, unreadable_reason varchar)"
     )
@@ -87,6 +89,8 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
         except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into delivery_files values ($f, 0, $r)", {"f": str(path), "r": reason})
+    if kind.target == "cost_lines":
+        normalise_vocabulary(con, "src_typed")
     if kind.target == "usage_events":
         resolve_providers(con, "src_typed", options.get("provider"))
     _delivery_views(con, kind)
@@ -127,9 +131,9 @@ class Delivery:
 @cache
 def _code_version() -> str:
     """What the typed rows of a delivery depend on besides its files: the readers, the kinds, the casts, the
-    schemas, DuckDB. Any change to them parses every delivery again."""
+    value mappings (`assets/ingest/*.csv`), the schemas, DuckDB. Any change to them parses every delivery again."""
     digest = hashlib.sha256(f"layout {DELIVERY_LAYOUT} duckdb {duckdb.__version__}".encode())
-    for path in sorted([*INGEST_DIR.glob("*.py"), INGEST_DIR.parent / "schemas.py"]):
+    for path in sorted([*INGEST_DIR.glob("*.py"), *INGEST_DIR.glob("*.csv"), INGEST_DIR.parent / "schemas.py"]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
