@@ -1,11 +1,11 @@
--- focus_charges: the day's staged cost lines as FOCUS origin charges, one row per line. Values FOCUS requires but a
--- source may lack, or gives outside the spec's lists, are derived by the documented rules below (docs/focus-export.md).
--- `problem` says why a line still cannot be exported (it is then left out of the files and listed in the export's
--- summary), `stale` why the day's allocation is out of step with staging (the day is not exported); both null when
--- the line can be exported.
+-- focus_charges: the day's staged cost lines as FOCUS origin charges, one row per line. Staging already gives FOCUS's
+-- values in the columns with allowed values (assets/ingest/vocabulary.py); values FOCUS requires but a source may
+-- lack are derived here by the documented rules (docs/focus-export.md). `problem` says why a line still cannot be
+-- exported (it is then left out of the files and listed in the export's summary), `stale` why the day's allocation
+-- is out of step with staging (the day is not exported); both null when the line can be exported.
 -- reads: cost_lines_day, allocated_lines_day
--- params: $charge_date, $cost_metric, $charge_categories, $statuses, $commitment_categories,
---   $pricing_categories, $subcategories, $subcategory_parents
+-- params: $charge_date, $cost_metric
+-- output: focus_charges
 create or replace temp table focus_charges as
 with allocation as (
     select line_id, count(*) as pieces, any_value(line_amount) as line_amount
@@ -56,16 +56,14 @@ derived as (
         greatest(ChargePeriodStart, $charge_date::date::timestamptz) as ChargePeriodStart,
         least(ChargePeriodEnd, ($charge_date::date + 1)::timestamptz) as ChargePeriodEnd,
         ChargeCategory,
-        case when lower(trim(ChargeClass)) = 'correction' then 'Correction' end as ChargeClass,
+        ChargeClass,
         ChargeDescription,
-        -- the line's frequency in any spelling (`one-time`, `OneTime`, `usage based`); else by its category: usage is
-        -- Usage-Based, any other charge Recurring when it covers its whole billing period (a monthly fee or tax),
-        -- One-Time otherwise; a purchase is never Usage-Based
+        -- the line's frequency (staging gives FOCUS's spelling); else by its category: usage is Usage-Based, any
+        -- other charge Recurring when it covers its whole billing period (a monthly fee or tax), One-Time otherwise;
+        -- a purchase is never Usage-Based
         case
-            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'onetime' then 'One-Time'
-            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'recurring' then 'Recurring'
-            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'usagebased'
-                and ChargeCategory <> 'Purchase' then 'Usage-Based'
+            when ChargeFrequency is not null and not (ChargeFrequency = 'Usage-Based' and ChargeCategory = 'Purchase')
+                then ChargeFrequency
             when ChargeCategory = 'Usage' then 'Usage-Based'
             when ChargePeriodStart = BillingPeriodStart and ChargePeriodEnd = BillingPeriodEnd then 'Recurring'
             else 'One-Time'
@@ -87,19 +85,13 @@ derived as (
         -- FOCUS <= 1.2 names, the inverse of how the focus source kind maps them
         coalesce(HostProviderName, InvoiceIssuerName, ServiceProviderName) as ProviderName,
         coalesce(ServiceProviderName, InvoiceIssuerName) as PublisherName,
-        -- a pricing category outside the spec's list is FOCUS's `Other`
-        case
-            when PricingCategory is null or list_contains($pricing_categories, PricingCategory) then PricingCategory
-            else 'Other'
-        end as PricingCategory,
+        PricingCategory,
         PricingUnit,
         RegionId,
         ResourceId,
         ResourceName,
         ResourceType,
-        -- a service category outside the spec's list is `Other`
-        case when list_contains($subcategory_parents, ServiceCategory) then ServiceCategory else 'Other' end
-            as ServiceCategory,
+        coalesce(ServiceCategory, 'Other') as ServiceCategory,
         coalesce(ServiceName, ServiceProviderName, InvoiceIssuerName) as ServiceName,
         ServiceSubcategory,
         -- a vendor meter with no SKU id (an API cost report's token type): the provider, model and meter identify it
@@ -117,14 +109,8 @@ derived as (
 
 defaulted as (
     select
-        -- a subcategory that is not one of its category's is that category's `Other (…)`
-        * replace (
-            case
-                when coalesce($subcategory_parents[list_position($subcategories, ServiceSubcategory)], '')
-                    = ServiceCategory then ServiceSubcategory
-                else 'Other (' || ServiceCategory || ')'
-            end as ServiceSubcategory
-        ),
+        -- a line without a subcategory is its category's `Other (…)` (staging fits a subcategory to its category)
+        * replace (coalesce(ServiceSubcategory, 'Other (' || ServiceCategory || ')') as ServiceSubcategory),
         cast(metric_amount * 10000000000 as hugeint) as metric_units,
         cast(BilledCost * 10000000000 as hugeint) as billed_units,
         cast(EffectiveCost * 10000000000 as hugeint) as effective_units,
@@ -147,17 +133,5 @@ select
     end as stale,
     case
         when InvoiceIssuerName is null then 'InvoiceIssuerName and ServiceProviderName are null; FOCUS requires them'
-        when not list_contains($charge_categories, ChargeCategory)
-            then format('ChargeCategory {} is not one of {}', ChargeCategory, array_to_string($charge_categories, ', '))
-        when CommitmentDiscountStatus is not null and not list_contains($statuses, CommitmentDiscountStatus)
-            then format('CommitmentDiscountStatus {} is not one of {}', CommitmentDiscountStatus,
-                array_to_string($statuses, ', '))
-        when CommitmentDiscountCategory is not null
-            and not list_contains($commitment_categories, CommitmentDiscountCategory)
-            then format('CommitmentDiscountCategory {} is not one of {}', CommitmentDiscountCategory,
-                array_to_string($commitment_categories, ', '))
-        when CapacityReservationStatus is not null and not list_contains($statuses, CapacityReservationStatus)
-            then format('CapacityReservationStatus {} is not one of {}', CapacityReservationStatus,
-                array_to_string($statuses, ', '))
     end as problem
 from defaulted
