@@ -115,7 +115,8 @@ def _delivery_views(con: duckdb.DuckDBPyConnection, kind: SourceKind) -> None:
         if gaps:
             con.executemany("insert into incomplete values (?, ?, ?)", gaps)
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
-    staged_and_rejected(con, "src_typed", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr)
+    money = ("BilledCost", "EffectiveCost", "BillingCurrency") if kind.target == "cost_lines" else None
+    staged_and_rejected(con, "src_typed", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, money=money)
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,8 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
         category_sql = cost_category_sql(settings.allocation.cost_categories, category)
         run_sql(
             con,
-            "create or replace temp table cost_lines_day_src as select * exclude (_file, _row, reject_reason) "
+            "create or replace temp table cost_lines_day_src as select * exclude (_file, _row, reject_reason, "
+            "_billed_as_written, _effective_as_written) "
             f"replace ({category_sql} as x_CostCategory), parse_filename(_file) as x_SourceFile, _row as x_SourceRow "
             "from cost_lines_candidates l where reject_reason is null order by x_LineId",
             category.values,
@@ -232,7 +234,8 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
         con.execute(
             "create or replace temp view day_rejected as select null::varchar as source_file, "
             "null::bigint as source_row, null::varchar as column_name, null::varchar as reason, "
-            "null::varchar as raw_value where false"
+            "null::varchar as raw_value, null::decimal(38, 10) as billed_cost, "
+            "null::decimal(38, 10) as effective_cost, null::varchar as currency where false"
         )
         queries[kind.target] = load_sql(f"staging/{kind.target}")
     queries["quarantine"] = load_sql("staging/quarantine")
@@ -278,6 +281,9 @@ def stage_days(settings: Settings, days: list[date]) -> StageResult:
                     "metric_date": day,
                     "source": source.name,
                     "kind": source.kind,
+                    "cost_metric": settings.app.cost_metric,
+                    "reporting_currency": settings.app.reporting_currency,
+                    "max_fx_age_days": settings.app.max_fx_age_days,
                     # undated rejects belong to this day when its files are the day's own (a {date} path, a fetch)
                     "undated_here": "{date}" in source.path or SOURCE_KINDS[source.kind].fetch is not None,
                 }

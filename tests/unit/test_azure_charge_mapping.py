@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from assets.ingest.vocabulary import ALLOWED, SERVICE_SUBCATEGORIES
 from assets.ingest.azure_export import AZURE_EXPORT
+from assets.ingest.vocabulary import ALLOWED, SERVICE_SUBCATEGORIES
 from tests.unit.test_ingest_readers import stage
 
 CHARGE_FREQUENCIES = ("One-Time", "Recurring", "Usage-Based")

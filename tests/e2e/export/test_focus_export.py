@@ -15,9 +15,9 @@ import pytest
 
 from assets.config import Settings
 from assets.export.focus import FocusExportError, export_focus, lake_export_dir
-from assets.ingest.vocabulary import SERVICE_SUBCATEGORIES
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.validate import cast_or_reject
+from assets.ingest.vocabulary import SERVICE_SUBCATEGORIES
 from assets.lake import Lake
 from assets.schemas import COST_LINES
 from assets.sql import connect
