@@ -99,8 +99,11 @@ select
         when over_share
             then format(
                 'quarantined {} of the day''s {} {} ({} %), more than max_quarantined_share {} (apportion.yaml){}',
-                round(q.cost, 2), round(coalesce(t.magnitude, 0) + q.cost, 2), $reporting_currency,
-                round(100 * q.cost / (coalesce(t.magnitude, 0) + q.cost), 2), $max_quarantined_share::double,
+                round(q.cost, 2)::decimal(38, 2)::varchar,
+                round(coalesce(t.magnitude, 0) + q.cost, 2)::decimal(38, 2)::varchar,
+                $reporting_currency,
+                round(100 * q.cost / (coalesce(t.magnitude, 0) + q.cost), 2)::decimal(38, 2)::varchar,
+                $max_quarantined_share::double,
                 case
                     when q.unvalued > 0 then format('; {} row(s) in {} with no FX rate counted as written',
                         q.unvalued, q.unvalued_currencies)
