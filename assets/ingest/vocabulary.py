@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from assets.ingest.readers import sql_string
+from assets.ingest.validate import RAW_VALUE_CHARS
 
 VARIANTS_CSV = Path(__file__).resolve().with_name("focus_values.csv")
 """`column,written,value,exporter,why`: a value an exporter writes, and the FOCUS value it stands for (empty: null)."""
@@ -160,13 +161,12 @@ def register_vocabulary(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     if bad:
         raise VocabularyError(f"{VARIANTS_CSV.name}: not a FOCUS value of its column: {bad}")
-    key = KEY.format("written")
     con.execute(
         f"""
         create or replace temp table vocabulary as
         select distinct column_name, {KEY.format("value")} as value_key, value, parent from focus_allowed
         union
-        select v.column, {key.replace("written", "v.written")}, v.value, a.parent
+        select v.column, {KEY.format("v.written")}, v.value, a.parent
         from {variants} v left join focus_allowed a on a.column_name = v.column and a.value = v.value
         """
     )
@@ -197,7 +197,7 @@ def normalise_vocabulary(con: duckdb.DuckDBPyConnection, table: str) -> None:
     )
     unmapped = " ".join(
         f"when t.{_q(c)} is not null and {_q('m_' + c)}.value_key is null "
-        f"then struct_pack(col := '{c}', why := '{REASON}', val := left(t.{_q(c)}, 200))"
+        f"then struct_pack(col := '{c}', why := '{REASON}', val := left(t.{_q(c)}, {RAW_VALUE_CHARS}))"
         for c in ALLOWED
     )
     originals = ", ".join(

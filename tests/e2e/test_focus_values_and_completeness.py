@@ -32,17 +32,18 @@ PricingCategory,ServiceCategory,ServiceName,ProviderName,PublisherName,InvoiceIs
 AZURE = f"""\ufeffBilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,\
 ChargeClass,ChargeFrequency,PricingCategory,ServiceCategory,ServiceSubcategory,ServiceName,ProviderName,PublisherName,\
 InvoiceIssuerName,BillingAccountId,SubAccountId,x_SkuMeterCategory,x_SkuMeterSubcategory
-12.34,12.34,USD,{PERIOD},Usage,,Usage-Based,Standard,Storage,Standard Page Blob,Storage,Microsoft,Microsoft,\
-Microsoft,ba,sub,Storage,Standard Page Blob
+12.34,12.34,USD,{PERIOD},Usage,,Usage-Based,Standard,Storage,Standard Page Blob,Storage Accounts,Microsoft,\
+Microsoft,Microsoft,ba,sub,Storage,Standard Page Blob
 3.66,3.66,USD,{PERIOD},Usage,,Usage-Based,Standard,Networking,IP Addresses,Virtual Network,Microsoft,Microsoft,\
 Microsoft,ba,sub,Virtual Network,IP Addresses
-84.00,84.00,USD,{PERIOD},Usage,,Usage-Based,Standard,Storage,Blob Storage,Storage,Microsoft,Microsoft,\
+84.00,84.00,USD,{PERIOD},Usage,,Usage-Based,Standard,Storage,Blob Storage,Storage Accounts,Microsoft,Microsoft,\
 Microsoft,ba,sub,Storage,Blob Storage
-0.50,0.50,GBP,{PERIOD},Usage,,Usage-Based,Standard,Storage,Blob Storage,Storage,Microsoft,Microsoft,\
+0.50,0.50,GBP,{PERIOD},Usage,,Usage-Based,Standard,Storage,Blob Storage,Storage Accounts,Microsoft,Microsoft,\
 Microsoft,ba,sub,Storage,Blob Storage
 """
-"""An Azure FocusCost-shaped export (BOM, FOCUS columns, ProviderName/PublisherName Microsoft, meter sub-categories in
-ServiceSubcategory); its GBP line has no FX rate (0.50 as written of 100.50: under 1 %)."""
+"""An Azure FocusCost-shaped export (BOM, FOCUS columns, ProviderName/PublisherName Microsoft, Azure's service names,
+meter sub-categories in ServiceSubcategory); its GBP line has no FX rate (0.50 as written of 100.50: under 1 %). It
+stages with its provider and, by the FOCUS ServiceCategory rule of config/allocation.yaml, not all as `other`."""
 
 CURRENCIES = {"USD": "10.00", "EUR": "100.00", "GBP": "100.00", "JPY": "15000", "CHF": "100.00", "SEK": "1000.00"}
 FX_BILL = (
@@ -61,7 +62,6 @@ def run(root: Path) -> subprocess.CompletedProcess:
     (root / "azure.csv").write_text(AZURE, encoding="utf-8")
     (root / "fx_bill.csv").write_text(FX_BILL)
     (root / "fx.csv").write_text(f"date,currency,rate\n{DAY},EUR,1.10\n")
-    (root / "allocation.yaml").write_text("rules: []\n")
     sources = [
         {"name": name, "kind": "focus", "path": str(root / f"{name}.csv")} for name in ("oci", "azure", "fx_bill")
     ]
@@ -71,7 +71,7 @@ def run(root: Path) -> subprocess.CompletedProcess:
                 "warehouse": "out/warehouse.duckdb",
                 "lake": "out/lake",
                 "start_date": "2026-01-01",
-                "allocation": "allocation.yaml",
+                "allocation": str(REPO / "config" / "allocation.yaml"),
                 "prices": None,
                 "fx_rates": "fx.csv",
                 "memory_limit": "1GB",
@@ -98,20 +98,20 @@ def test_exporters_values_are_focus_from_staging_and_a_mostly_quarantined_bill_i
     lake = tmp_path / "out" / "lake"
     staged = rows(
         "select x_Source, x_SourceRow, ChargeFrequency, PricingCategory, ServiceCategory, ServiceSubcategory, "
-        "ServiceProviderName, HostProviderName, x_OriginalValues, EffectiveCost "
+        "ServiceProviderName, HostProviderName, x_OriginalValues, EffectiveCost, x_CostCategory "
         f"from read_parquet('{lake}/staging/cost_lines/*/*.parquet') where x_Source <> 'fx_bill' order by 1, 2"
     )
     assert staged == [
         ("azure", 1, "Usage-Based", "Standard", "Storage", "Block Storage", "Microsoft", "Microsoft",
-         {"ServiceSubcategory": "Standard Page Blob"}, Decimal("12.34")),
+         {"ServiceSubcategory": "Standard Page Blob"}, Decimal("12.34"), "storage"),
         ("azure", 2, "Usage-Based", "Standard", "Networking", "Network Infrastructure", "Microsoft", "Microsoft",
-         {"ServiceSubcategory": "IP Addresses"}, Decimal("3.66")),
+         {"ServiceSubcategory": "IP Addresses"}, Decimal("3.66"), "other"),
         ("azure", 3, "Usage-Based", "Standard", "Storage", "Object Storage", "Microsoft", "Microsoft",
-         {"ServiceSubcategory": "Blob Storage"}, Decimal("84.00")),
+         {"ServiceSubcategory": "Blob Storage"}, Decimal("84.00"), "storage"),
         ("oci", 1, "Usage-Based", "Standard", "Compute", None, "Oracle", "Oracle",
-         {"ChargeFrequency": "Usage-based"}, Decimal("40.10")),
+         {"ChargeFrequency": "Usage-based"}, Decimal("40.10"), "other"),
         ("oci", 2, "Usage-Based", "Standard", "Storage", None, "Oracle", "Oracle",
-         {"ChargeFrequency": "Usage-based", "PricingCategory": "On-Demand"}, Decimal("59.50")),
+         {"ChargeFrequency": "Usage-based", "PricingCategory": "On-Demand"}, Decimal("59.50"), "storage"),
     ]  # fmt: skip
     quarantine = rows(
         "select source, regexp_replace(source_file, '^[0-9a-f]+-', ''), source_row, column_name, raw_value, reason, "
