@@ -136,18 +136,14 @@ class VocabularyError(ValueError):
 
 
 def register_vocabulary(con: duckdb.DuckDBPyConnection) -> None:
-    """The temp table `vocabulary(column_name, value_key, value, parent)`: FOCUS's allowed values and the variants of
-    `focus_values.csv`, each with its FOCUS value (null for a value that stands for null) and, for a subcategory, its
-    category. Raises `VocabularyError` for a variant whose value FOCUS does not allow, or a key with two values."""
-    parents = {s: c for c, subs in SERVICE_SUBCATEGORIES.items() for s in subs}
-    con.execute("create or replace temp table focus_allowed (column_name varchar, value varchar, parent varchar)")
+    """The temp tables `focus_allowed(column_name, value)`, FOCUS's allowed values, and `vocabulary(column_name,
+    value_key, value)`: those and the variants of `focus_values.csv` by key, each with its FOCUS value (null for a
+    value that stands for null). Raises `VocabularyError` for a variant whose value FOCUS does not allow, or a key
+    with two values."""
+    con.execute("create or replace temp table focus_allowed (column_name varchar, value varchar)")
     con.executemany(
-        "insert into focus_allowed values (?, ?, ?)",
-        [
-            (column, value, parents.get(value) if column == "ServiceSubcategory" else None)
-            for column, values in ALLOWED.items()
-            for value in values
-        ],
+        "insert into focus_allowed values (?, ?)",
+        [(column, value) for column, values in ALLOWED.items() for value in values],
     )
     variants = (
         f"read_csv({sql_string(str(VARIANTS_CSV))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
@@ -164,10 +160,9 @@ def register_vocabulary(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         create or replace temp table vocabulary as
-        select distinct column_name, {KEY.format("value")} as value_key, value, parent from focus_allowed
+        select distinct column_name, {KEY.format("value")} as value_key, value from focus_allowed
         union
-        select v.column, {KEY.format("v.written")}, v.value, a.parent
-        from {variants} v left join focus_allowed a on a.column_name = v.column and a.value = v.value
+        select v.column, {KEY.format("v.written")}, v.value from {variants} v
         """
     )
     clash = con.execute(
@@ -181,63 +176,97 @@ def _q(name: str) -> str:
     return '"' + name + '"'
 
 
+def _map(pairs: list[tuple[str, str | None]]) -> str:
+    """A SQL MAP(VARCHAR, VARCHAR) literal."""
+    entries = ", ".join(f"{sql_string(k)}: {'null' if v is None else sql_string(v)}" for k, v in pairs)
+    return f"(map {{{entries}}}::map(varchar, varchar))"
+
+
+PARENTS = _map([(s, c) for c, subs in SERVICE_SUBCATEGORIES.items() for s in subs])
+"""SQL: FOCUS subcategory → its category."""
+
+MISFIT = f"ServiceSubcategory is not null and coalesce({PARENTS}[ServiceSubcategory] <> ServiceCategory, true)"
+"""SQL over typed lines: the subcategory is not one of the line's category (or the line has none, or it is not
+FOCUS's)."""
+
+
 def normalise_vocabulary(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Rewrite the typed cost lines `table` (made by `assets.ingest.validate.cast_table`) with every `ALLOWED`
-    column's FOCUS value, its original in `x_OriginalValues`, and a line whose value has no mapping rejected
-    (`_failure`, when it has no fault yet) naming the column and value."""
+    """Give the typed cost lines `table` (made by `assets.ingest.validate.cast_table`) FOCUS's value in every `ALLOWED`
+    column, keep what changed in `x_OriginalValues`, and reject (`_failure`, when the line has no fault yet) a line
+    whose value has no mapping, naming the column and value.
+
+    The distinct values written are looked up in `vocabulary` once each (`written_values`, a join); what changes is
+    then applied to every line by one projection (a map lookup per column), which keeps the lines in file order.
+    A delivery already all in FOCUS's values (what the cloud kinds stage) is only read."""
     register_vocabulary(con)
-    joins = "".join(
-        f" left join vocabulary {_q('m_' + c)} on {_q('m_' + c)}.column_name = '{c}' "
-        f"and {_q('m_' + c)}.value_key = {KEY.format('t.' + _q(c))}"
+    distinct = " union all ".join(
+        f"select distinct '{c}' as column_name, {_q(c)} as written from {table} where {_q(c)} is not null"
         for c in ALLOWED
     )
+    con.execute(
+        f"""
+        create or replace temp table written_values as
+        select w.column_name, w.written, v.value, v.value_key is not null as known
+        from ({distinct}) w
+        left join vocabulary v on v.column_name = w.column_name and v.value_key = {KEY.format("w.written")}
+        where v.value_key is null or v.value is distinct from w.written
+        """
+    )
+    known: dict[str, list[tuple[str, str | None]]] = {}
+    unknown: dict[str, list[tuple[str, None]]] = {}
+    for column, written, value, is_known in con.execute("select * from written_values order by all").fetchall():
+        (known if is_known else unknown).setdefault(column, []).append((written, value))
+    misfits = con.execute(f"select count(*) from {table} where {MISFIT}").fetchall()[0][0]
+    if not known and not unknown and not misfits:
+        return
     mapped = ", ".join(
-        f"case when {_q('m_' + c)}.value_key is null then t.{_q(c)} else {_q('m_' + c)}.value end as {_q(c)}"
-        for c in ALLOWED
+        f"case when map_contains({_map(pairs)}, {_q(c)}) then {_map(pairs)}[{_q(c)}] else {_q(c)} end as {_q(c)}"
+        for c, pairs in known.items()
     )
-    unmapped = " ".join(
-        f"when t.{_q(c)} is not null and {_q('m_' + c)}.value_key is null "
-        f"then struct_pack(col := '{c}', why := '{REASON}', val := left(t.{_q(c)}, {RAW_VALUE_CHARS}))"
+    # in ALLOWED's order: a line is rejected for its first column with no mapping
+    rejects = " ".join(
+        f"when list_contains([{', '.join(sql_string(w) for w, _ in unknown[c])}], {_q(c)}) "
+        f"then struct_pack(col := '{c}', why := '{REASON}', val := left({_q(c)}, {RAW_VALUE_CHARS}))"
         for c in ALLOWED
+        if c in unknown
     )
-    originals = ", ".join(
-        f"struct_pack(k := '{c}', v := case when {_q('__o_' + c)} is distinct from {_q(c)} then {_q('__o_' + c)} end)"
-        for c in ALLOWED
+    # the columns that can change: those with a value to map, and the service's two when a subcategory misfits
+    changing = [c for c in ALLOWED if c in known or (misfits and c in ("ServiceCategory", "ServiceSubcategory"))]
+    changes = ", ".join(
+        f"struct_pack(k := '{c}', v := case when {_q(c)} is distinct from __o_{c} then __o_{c} end)" for c in changing
     )
-    kept = ", ".join(f"t.{_q(c)} as {_q('__o_' + c)}" for c in ALLOWED)
-    # rows keep their order (file order, see `assets.staging.read_files`) through the joins by the table's rowid
+    kept = ", ".join(f"{_q(c)} as __o_{c}" for c in changing)
     con.execute(
         f"""
         create or replace temp table __vocabulary_out as
         with mapped as (
-            select
-                t.* replace ({mapped}, coalesce(t._failure, case {unmapped} end) as _failure),
-                {_q("m_ServiceSubcategory")}.parent as __parent,
-                {kept},
-                t.rowid as __rowid
-            from {table} t{joins}
+            select * {f"replace ({mapped})" if mapped else ""}{f", {kept}" if kept else ""} from {table}
         ),
-        subcategories as (
-            select
-                * replace (
-                    coalesce("ServiceCategory", __parent) as "ServiceCategory",
-                    case
-                        when __parent is null or "ServiceCategory" is null or __parent = "ServiceCategory"
-                            then "ServiceSubcategory"
-                        else 'Other (' || "ServiceCategory" || ')'
-                    end as "ServiceSubcategory"
-                )
+        fitted as (
+            -- a subcategory belongs to one category: a line without one takes it, a line of another its `Other (…)`
+            select * replace (
+                coalesce(ServiceCategory, {PARENTS}[ServiceSubcategory]) as ServiceCategory,
+                case
+                    when ServiceCategory is not null and {MISFIT} and {PARENTS}[ServiceSubcategory] is not null
+                        then 'Other (' || ServiceCategory || ')'
+                    else ServiceSubcategory
+                end as ServiceSubcategory
+            )
             from mapped
         ),
-        originals as (
-            select *, list_filter([{originals}], lambda e: e.v is not null) as __originals from subcategories
+        changed as (
+            select *, {f"list_filter([{changes}], lambda e: e.v is not null)" if changes else "[]"}
+                ::struct(k varchar, v varchar)[] as __changes
+            from fitted
         )
-        select * exclude (__parent, __rowid, __originals, {", ".join(_q("__o_" + c) for c in ALLOWED)}) replace (
-            case when len(__originals) > 0 then map_from_entries(__originals) else "x_OriginalValues" end
-                as "x_OriginalValues"
+        select * exclude (__changes{"".join(f", __o_{c}" for c in changing)}) replace (
+            {f"coalesce(_failure, case {rejects} end)" if rejects else "_failure"} as _failure,
+            case
+                when len(__changes) = 0 then x_OriginalValues
+                else map_concat(coalesce(x_OriginalValues, map()::map(varchar, varchar)), map_from_entries(__changes))
+            end as x_OriginalValues
         )
-        from originals
-        order by __rowid
+        from changed
         """
     )
     con.execute(f"drop table {table}")

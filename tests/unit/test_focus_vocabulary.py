@@ -41,6 +41,7 @@ def test_what_exporters_write_becomes_focus_and_the_original_is_kept(tmp_path: P
         f"1,1,USD,{DAY},Usage,Correction,Usage-Based,Standard,Used,Storage,Blob Storage,Microsoft",
         f"1,1,USD,{DAY},Usage,,OneTime,Spot,,,Generative AI,Microsoft",
         f"1,1,USD,{DAY},Usage,,,,,Compute,Object Storage,Microsoft",
+        f"1,1,USD,{DAY},Usage,,,,,Compute,Standard Page Blob,Microsoft",
     )
     columns = ("ChargeCategory", "ChargeClass", "ChargeFrequency", "PricingCategory", "CommitmentDiscountStatus")
     got = [
@@ -76,6 +77,8 @@ def test_what_exporters_write_becomes_focus_and_the_original_is_kept(tmp_path: P
             {"ChargeFrequency": "OneTime", "PricingCategory": "Spot"},
         ),
         ("Usage", None, None, None, None, "Compute", "Other (Compute)", {"ServiceSubcategory": "Object Storage"}),
+        # mapped (Block Storage), then of another category: the original is what the file wrote
+        ("Usage", None, None, None, None, "Compute", "Other (Compute)", {"ServiceSubcategory": "Standard Page Blob"}),
     ]  # fmt: skip
     assert all(r["_failure"] is None for r in rows)
 
