@@ -564,6 +564,9 @@ class AppConfig(_Strict):
     max_fx_age_days: int = Field(default=7, ge=1, le=366)
     """A line uses the newest rate dated on or before its charge day, if at most this old."""
     cost_metric: Literal["EffectiveCost", "BilledCost"] = "EffectiveCost"
+    max_quarantined_share: Decimal = Field(default=Decimal("0.01"), ge=0, le=1)
+    """A source's day whose quarantined cost is more than this share of its cost (staged + quarantined, absolute
+    amounts) is `complete = false` in reconciliation, with the reason."""
     allocation: Path = Path("allocation.yaml")
     prices: Path | None = Path("prices.yaml")
     insights: Path | None = None

@@ -97,6 +97,7 @@ COST_LINES: list[Column] = [
     Column("x_ApiKeyId", "VARCHAR"),
     Column("x_OriginalCurrency", "VARCHAR"),
     Column("x_FxRate", "DECIMAL(38,10)"),
+    Column("x_OriginalValues", "MAP(VARCHAR, VARCHAR)"),
 ]
 
 USAGE_EVENTS: list[Column] = [
@@ -165,6 +166,9 @@ QUARANTINE: list[Column] = [
     Column("column_name", "VARCHAR"),
     Column("reason", "VARCHAR"),
     Column("raw_value", "VARCHAR"),
+    Column("cost", MONEY),
+    Column("cost_currency", "VARCHAR"),
+    Column("cost_reporting", MONEY),
 ]
 
 DIMENSIONS = ("team", "feature", "customer", "agent", "workflow")
@@ -316,6 +320,8 @@ COLUMN_DESCRIPTIONS = {
     "CredentialId): the key owner files map to a team.",
     "x_OriginalCurrency": "Currency of the source before conversion to the reporting currency.",
     "x_FxRate": "Dated FX rate applied: reporting currency per unit of the original currency.",
+    "x_OriginalValues": "The values the source wrote where staging replaced them by FOCUS's (column → value as "
+    "written: OCI's `Usage-based`, an Azure meter sub-category); null when none changed (docs/focus-export.md).",
     "x_LineId": "Stable id of the line: source, file checksum and row.",
     "x_SpreadMethod": "How the line was spread over the days of its period: even, usage:<driver>, even:no_usage.",
     "x_Source": "Configured source (apportion.yaml `sources[].name`) the row came from.",
@@ -360,6 +366,11 @@ COLUMN_DESCRIPTIONS = {
     "column_name": "Column whose value did not fit the staging schema.",
     "reason": "Why the row was rejected.",
     "raw_value": "The value as read (cut to a bounded length).",
+    "cost": "A rejected cost row's cost metric as written (its share of the day when rejected for the day); null for "
+    "other rows or when it did not cast.",
+    "cost_currency": "The currency `cost` is in, as written.",
+    "cost_reporting": "`cost` in the reporting currency at the day's FX rate; null without one. Reconciliation "
+    "compares it to the day's total (max_quarantined_share).",
     "kind": "Source kind (focus, aws_cur, openai_costs…).",
     "rows_read": "Rows read from the file.",
     "rows_valid": "Rows that fit the staging schema.",
@@ -418,8 +429,11 @@ COLUMN_DESCRIPTIONS = {
     "residual_usd": "Billed − list priced: negotiated discounts, price drift, calls never logged.",
     "unlogged_usd": "Part of the residual that the vendor's usage report shows as calls never logged.",
     "no_telemetry_usd": "Billed spend with no logged calls at all (left unallocated).",
+    "quarantined_cost": "Σ|cost| of the source's quarantined rows of the day, in the reporting currency (as written "
+    "where the day has no FX rate).",
     "complete": "False when the source had no file that day, a file could not be read, a share of a line waits for "
-    "its period's usage, or a saved page set ends on a page that says more follow.",
+    "its period's usage, a saved page set ends on a page that says more follow, or quarantined_cost is more than "
+    "max_quarantined_share (apportion.yaml, default 1 %) of the day's |cost| staged and quarantined.",
     "incomplete_reason": "Why the day is not complete for the source, in plain words (for a day that found nothing: "
     "where the source looked, what its kind expected there and the setting that changes it); null when complete.",
     "lines": "Bill lines.",
@@ -661,6 +675,7 @@ WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
         "residual_usd",
         "unlogged_usd",
         "no_telemetry_usd",
+        "quarantined_cost",
         "complete",
         "incomplete_reason",
     ),

@@ -28,6 +28,7 @@ from assets.ingest.base import SourceKind
 from assets.ingest.readers import UnreadableFile
 from assets.ingest.records import resolve_providers
 from assets.ingest.validate import cast_table, staged_and_rejected
+from assets.ingest.vocabulary import normalise_vocabulary
 from assets.lake import Lake, replace_partition, write_parquet
 from assets.matching import Params, cost_category_sql
 from assets.raw import manifest_entries
@@ -68,8 +69,9 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
     file. A file that cannot be parsed at all (a truncated gzip, a CSV whose rows do not split, bytes that are not
     UTF-8) gets its reason instead: it is quarantined whole, the other files go on. Rows stay in file order, so what
     is staged from them needs no sort to be written the same way twice. `files_read` and `unreadable` are taken from
-    `delivery_files` for the per-day models. Usage rows that name no provider get one from their model
-    (`resolve_providers`)."""
+    `delivery_files` for the per-day models. Cost lines get FOCUS's values in the columns with allowed values
+    (`normalise_vocabulary`; a value with no mapping rejects its line). Usage rows that name no provider get one from
+    their model (`resolve_providers`)."""
     con.execute(
         "create or replace temp table delivery_files (_file varchar, rows_in bigint, unreadable_reason varchar)"
     )
@@ -89,6 +91,8 @@ def read_files(con: duckdb.DuckDBPyConnection, kind: SourceKind, files: list[Pat
         except (duckdb.Error, UnreadableFile) as exc:
             reason = f"unreadable file: {str(exc).strip().splitlines()[0][:300]}"
             con.execute("insert into delivery_files values ($f, 0, $r)", {"f": str(path), "r": reason})
+    if kind.target == "cost_lines":
+        normalise_vocabulary(con, "src_typed")
     if kind.target == "usage_events":
         resolve_providers(con, "src_typed", options.get("provider"))
     _delivery_views(con, kind)
@@ -113,7 +117,8 @@ def _delivery_views(con: duckdb.DuckDBPyConnection, kind: SourceKind) -> None:
         if gaps:
             con.executemany("insert into incomplete values (?, ?, ?)", gaps)
     date_expr = f'"{DATE_COLUMN[kind.target]}"::date'
-    staged_and_rejected(con, "src_typed", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr)
+    money = ("BilledCost", "EffectiveCost", "BillingCurrency") if kind.target == "cost_lines" else None
+    staged_and_rejected(con, "src_typed", SCHEMA[kind.target], out_prefix="src", date_expr=date_expr, money=money)
 
 
 @dataclass(frozen=True)
@@ -129,9 +134,9 @@ class Delivery:
 @cache
 def _code_version() -> str:
     """What the typed rows of a delivery depend on besides its files: the readers, the kinds, the casts, the
-    schemas, DuckDB. Any change to them parses every delivery again."""
+    value mappings (`assets/ingest/*.csv`), the schemas, DuckDB. Any change to them parses every delivery again."""
     digest = hashlib.sha256(f"layout {DELIVERY_LAYOUT} duckdb {duckdb.__version__}".encode())
-    for path in sorted([*INGEST_DIR.glob("*.py"), INGEST_DIR.parent / "schemas.py"]):
+    for path in sorted([*INGEST_DIR.glob("*.py"), *INGEST_DIR.glob("*.csv"), INGEST_DIR.parent / "schemas.py"]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -219,7 +224,7 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
             "create or replace temp table cost_lines_day_src as "
             "with lines as (select * from cost_lines_candidates where reject_reason is null), "
             f"ai as ({ai_sql}) "
-            "select * exclude (_file, _row, reject_reason) "
+            "select * exclude (_file, _row, reject_reason, _billed_as_written, _effective_as_written) "
             f"replace ({category_sql} as x_CostCategory), parse_filename(_file) as x_SourceFile, _row as x_SourceRow "
             "from ai l order by x_LineId",
             rules.values,
@@ -236,7 +241,8 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
         con.execute(
             "create or replace temp view day_rejected as select null::varchar as source_file, "
             "null::bigint as source_row, null::varchar as column_name, null::varchar as reason, "
-            "null::varchar as raw_value where false"
+            "null::varchar as raw_value, null::decimal(38, 10) as billed_cost, "
+            "null::decimal(38, 10) as effective_cost, null::varchar as currency where false"
         )
         queries[kind.target] = load_sql(f"staging/{kind.target}")
     queries["quarantine"] = load_sql("staging/quarantine")
@@ -282,6 +288,9 @@ def stage_days(settings: Settings, days: list[date]) -> StageResult:
                     "metric_date": day,
                     "source": source.name,
                     "kind": source.kind,
+                    "cost_metric": settings.app.cost_metric,
+                    "reporting_currency": settings.app.reporting_currency,
+                    "max_fx_age_days": settings.app.max_fx_age_days,
                     # undated rejects belong to this day when its files are the day's own (a {date} path, a fetch)
                     "undated_here": "{date}" in source.path or SOURCE_KINDS[source.kind].fetch is not None,
                 }

@@ -180,6 +180,7 @@ def run(
     failures += _later_layers(materialize, dg.AssetSelection.all() - staging, staged, days)
     failures += _run_insights(instance, resource)
     console.print(f"warehouse: {settings.app.warehouse}")
+    _print_incomplete(settings, staged)
     if failures:
         _print_failures(failures)
         raise typer.Exit(1)
@@ -300,6 +301,24 @@ FORMATS = ("table", "csv", "json", "parquet")
 def _source_failure(day: str, source: str, reason: str) -> Failure:
     """A source that failed to land on a day: its day went on without it."""
     return Failure(day, f"raw_files: source {source}", reason.partition("\n")[0], _where(reason), reason, check=True)
+
+
+def _print_incomplete(settings: Settings, days: list[date]) -> None:
+    """The table of the sources' days that reconciliation says are not complete (nothing landed, a file unreadable,
+    too much of the cost quarantined…), with the reason: the run went through, but their numbers are partial."""
+    from assets.marts.facts import incomplete_source_days
+
+    incomplete = incomplete_source_days(settings, days)
+    if not incomplete:
+        return
+    table = Table(
+        "day", "source", "why incomplete", title=f"{len(incomplete)} source day(s) incomplete", title_style="yellow"
+    )
+    for day, source, reason in incomplete:
+        table.add_row(str(day), source, reason)
+    err.print(table)
+    for day, source, reason in incomplete:
+        err.print(f"{day} {source}: {reason}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_failures(failures: list[Failure]) -> None:

@@ -8,9 +8,10 @@ export sums to the sources per day, per source and per InvoiceId, and to `fact_c
 the allocation in its split cost allocation columns; 1.2 has none, so the attribution goes into `Tags` (keys
 `apportion/…`) and `x_` columns. See `docs/focus-export.md`.
 
-Values FOCUS requires and a source may lack, or gives outside the spec's lists, are derived by documented rules
-(`sql/export/focus_charges.sql`, docs/focus-export.md). A line that still cannot be FOCUS (no invoice issuer, a
-ChargeCategory outside the spec…) is left out of the files and listed in the summary's `left_out`, with its source
+Staging already gives FOCUS's values in the columns with allowed values (`assets.ingest.vocabulary`: a value with
+no mapping is quarantined there). Values FOCUS requires and a source may lack are derived by documented rules
+(`sql/export/focus_charges.sql`, docs/focus-export.md). A line that still cannot be FOCUS (no invoice issuer) is left
+out of the files and listed in the summary's `left_out`, with its source
 file, row and the reason: it never costs the rest of the day. Only an allocation out of step with staging stops the
 export of its day (re-run the day).
 """
@@ -30,101 +31,6 @@ from assets.sql import connect, load_sql, run_model, single_statement
 
 FOCUS_VERSIONS = ("1.2", "1.3")
 FORMATS = ("parquet", "csv")
-
-CHARGE_CATEGORIES = ("Adjustment", "Credit", "Purchase", "Tax", "Usage")
-STATUSES = ("Used", "Unused")
-"""Values of CommitmentDiscountStatus and CapacityReservationStatus."""
-COMMITMENT_CATEGORIES = ("Spend", "Usage")
-PRICING_CATEGORIES = ("Committed", "Dynamic", "Other", "Standard")
-
-SERVICE_SUBCATEGORIES: dict[str, tuple[str, ...]] = {
-    "AI and Machine Learning": (
-        "AI Platforms",
-        "Bots",
-        "Generative AI",
-        "Machine Learning",
-        "Natural Language Processing",
-        "Other (AI and Machine Learning)",
-    ),
-    "Analytics": (
-        "Analytics Platforms",
-        "Business Intelligence",
-        "Data Processing",
-        "Search",
-        "Streaming Analytics",
-        "Other (Analytics)",
-    ),
-    "Business Applications": ("Productivity and Collaboration", "Other (Business Applications)"),
-    "Compute": (
-        "Containers",
-        "End User Computing",
-        "Quantum Compute",
-        "Serverless Compute",
-        "Virtual Machines",
-        "Other (Compute)",
-    ),
-    "Databases": (
-        "Caching",
-        "Data Warehouses",
-        "Ledger Databases",
-        "NoSQL Databases",
-        "Relational Databases",
-        "Time Series Databases",
-        "Other (Databases)",
-    ),
-    "Developer Tools": (
-        "Developer Platforms",
-        "Continuous Integration and Deployment",
-        "Development Environments",
-        "Source Code Management",
-        "Quality Assurance",
-        "Other (Developer Tools)",
-    ),
-    "Identity": ("Identity and Access Management", "Other (Identity)"),
-    "Integration": ("API Management", "Messaging", "Workflow Orchestration", "Other (Integration)"),
-    "Internet of Things": ("IoT Analytics", "IoT Platforms", "Other (Internet of Things)"),
-    "Management and Governance": (
-        "Architecture",
-        "Compliance",
-        "Cost Management",
-        "Data Governance",
-        "Disaster Recovery",
-        "Endpoint Management",
-        "Observability",
-        "Support",
-        "Other (Management and Governance)",
-    ),
-    "Media": ("Content Creation", "Gaming", "Media Streaming", "Mixed Reality", "Other (Media)"),
-    "Migration": ("Data Migration", "Resource Migration", "Other (Migration)"),
-    "Mobile": ("Other (Mobile)",),
-    "Multicloud": ("Multicloud Integration", "Other (Multicloud)"),
-    "Networking": (
-        "Application Networking",
-        "Content Delivery",
-        "Network Connectivity",
-        "Network Infrastructure",
-        "Network Routing",
-        "Network Security",
-        "Other (Networking)",
-    ),
-    "Security": (
-        "Secret Management",
-        "Security Posture Management",
-        "Threat Detection and Response",
-        "Other (Security)",
-    ),
-    "Storage": (
-        "Backup Storage",
-        "Block Storage",
-        "File Storage",
-        "Object Storage",
-        "Storage Platforms",
-        "Other (Storage)",
-    ),
-    "Web": ("Application Platforms", "Other (Web)"),
-    "Other": ("Other (Other)",),
-}
-"""FOCUS 1.2/1.3 ServiceCategory → its ServiceSubcategory values (19 categories, 82 subcategories)."""
 
 DRIVER_UNITS = {
     "tokens": "Tokens",
@@ -243,16 +149,7 @@ def build_charges(con: duckdb.DuckDBPyConnection, day: date, cost_metric: str) -
     run_model(
         con,
         "export/focus_charges",
-        {
-            "charge_date": day,
-            "cost_metric": cost_metric,
-            "charge_categories": list(CHARGE_CATEGORIES),
-            "statuses": list(STATUSES),
-            "commitment_categories": list(COMMITMENT_CATEGORIES),
-            "pricing_categories": list(PRICING_CATEGORIES),
-            "subcategories": [s for subs in SERVICE_SUBCATEGORIES.values() for s in subs],
-            "subcategory_parents": [c for c, subs in SERVICE_SUBCATEGORIES.items() for _ in subs],
-        },
+        {"charge_date": day, "cost_metric": cost_metric},
     )
     _refuse_stale(con, day)
     return _leave_out_problems(con, day)

@@ -161,12 +161,21 @@ def cast_table(
 
 
 def staged_and_rejected(
-    con: duckdb.DuckDBPyConnection, typed: str, schema: list[Column], *, out_prefix: str, date_expr: str
+    con: duckdb.DuckDBPyConnection,
+    typed: str,
+    schema: list[Column],
+    *,
+    out_prefix: str,
+    date_expr: str,
+    money: tuple[str, str, str] | None = None,
 ) -> tuple[str, str]:
     """The temp views `<out_prefix>_staged` (rows with no fault, keeping `_file` and `_row`) and
     `<out_prefix>_rejected` (quarantine rows) over a table or view made by `cast_table`.
 
-    `date_expr` is SQL over the typed columns giving the row's charge date, for quarantine partitioning.
+    `date_expr` is SQL over the typed columns giving the row's charge date, for quarantine partitioning. `money`
+    names the typed columns of a cost row's billed cost, effective cost and currency: the rejected rows carry them
+    as `billed_cost`, `effective_cost`, `currency` (null when a row's value did not cast, or without `money`), so
+    that quarantine can say how much was rejected.
     """
     staged, rejected = f"{out_prefix}_staged", f"{out_prefix}_rejected"
     names = ", ".join(_quote(n) for n in column_names(schema))
@@ -174,11 +183,14 @@ def staged_and_rejected(
         f"create or replace temp view {staged} as select _file, _row, {names} from {typed} where _failure is null"
     )
     q = column_names(QUARANTINE)
+    billed, effective, currency = (_quote(c) for c in money) if money else ("null", "null", "null")
     con.execute(
         f"""
         create or replace temp view {rejected} as
         select {date_expr} as {q[0]}, null::varchar as {q[1]}, _file as {q[2]}, _row as {q[3]},
-               _failure.col as {q[4]}, _failure.why as {q[5]}, _failure.val as {q[6]}
+               _failure.col as {q[4]}, _failure.why as {q[5]}, _failure.val as {q[6]},
+               {billed}::decimal(38, 10) as billed_cost, {effective}::decimal(38, 10) as effective_cost,
+               {currency}::varchar as currency
         from {typed} where _failure is not null
         """
     )

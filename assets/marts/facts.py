@@ -57,6 +57,8 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
     params = {
         "charge_date": day,
         "cost_metric": settings.app.cost_metric,
+        "max_quarantined_share": settings.app.max_quarantined_share,
+        "reporting_currency": settings.app.reporting_currency,
         "source_names": [s.name for s in settings.app.sources],
         "source_kinds": [s.kind for s in settings.app.sources],
         "found_nothing": [found_nothing_reason(lake, s.name, day) for s in settings.app.sources],
@@ -69,3 +71,21 @@ def build_marts(settings: Settings, day: date) -> dict[str, int]:
     )
     con.close()
     return {"fact_cost": fact_rows, "reconciliation": reconciliation_rows, "true_up": true_up_rows}
+
+
+def incomplete_source_days(settings: Settings, days: list[date]) -> list[tuple[date, str, str]]:
+    """(day, source, incomplete_reason) of each source's day among `days` that reconciliation says is not complete,
+    for the end of a run; days without reconciliation are not listed."""
+    lake = Lake(settings.app.lake)
+    files = [str(f) for day in days for f in sorted(lake.partition_dir("reconciliation", day).glob("*.parquet"))]
+    if not files:
+        return []
+    with connect() as con:
+        return [
+            (row[0], row[1], row[2])
+            for row in con.execute(
+                "select charge_date, source, incomplete_reason from read_parquet($f) where not complete "
+                "order by charge_date, source",
+                {"f": files},
+            ).fetchall()
+        ]

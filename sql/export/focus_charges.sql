@@ -1,11 +1,10 @@
--- focus_charges: the day's staged cost lines as FOCUS origin charges, one row per line. Values FOCUS requires but a
--- source may lack, or gives outside the spec's lists, are derived by the documented rules below (docs/focus-export.md).
--- `problem` says why a line still cannot be exported (it is then left out of the files and listed in the export's
--- summary), `stale` why the day's allocation is out of step with staging (the day is not exported); both null when
--- the line can be exported.
+-- focus_charges: the day's staged cost lines as FOCUS origin charges, one row per line. Staging already gives FOCUS's
+-- values in the columns with allowed values (assets/ingest/vocabulary.py); values FOCUS requires but a source may
+-- lack are derived here by the documented rules (docs/focus-export.md). `problem` says why a line still cannot be
+-- exported (it is then left out of the files and listed in the export's summary), `stale` why the day's allocation
+-- is out of step with staging (the day is not exported); both null when the line can be exported.
 -- reads: cost_lines_day, allocated_lines_day
--- params: $charge_categories, $charge_date, $commitment_categories, $cost_metric, $pricing_categories, $statuses,
---   $subcategories, $subcategory_parents
+-- params: $charge_date, $cost_metric
 -- output: script: temp macro unit_price, temp table focus_charges
 
 -- a unit price from a cost and its pricing quantity, to 1e-18 (truncated); null without a non-zero quantity or when
@@ -78,7 +77,7 @@ derived as (
         greatest(ChargePeriodStart, $charge_date::date::timestamptz) as ChargePeriodStart,
         least(ChargePeriodEnd, ($charge_date::date + 1)::timestamptz) as ChargePeriodEnd,
         ChargeCategory,
-        case when lower(trim(ChargeClass)) = 'correction' then 'Correction' end as ChargeClass,
+        ChargeClass,
         ListUnitPrice,
         ContractedUnitPrice,
         -- a line is priced in its billing currency, at its unit prices and cost, unless the source gives its cost in
@@ -91,14 +90,12 @@ derived as (
         -- FOCUS: a charge should say what it is; without the source's words, its service and SKU or category
         coalesce(ChargeDescription, concat_ws(': ', ServiceName, coalesce(SkuMeter, SkuId, ChargeCategory)))
             as ChargeDescription,
-        -- the line's frequency in any spelling (`one-time`, `OneTime`, `usage based`); else by its category: usage is
-        -- Usage-Based, any other charge Recurring when it covers its whole billing period (a monthly fee or tax),
-        -- One-Time otherwise; a purchase is never Usage-Based
+        -- the line's frequency (staging gives FOCUS's spelling); else by its category: usage is Usage-Based, any
+        -- other charge Recurring when it covers its whole billing period (a monthly fee or tax), One-Time otherwise;
+        -- a purchase is never Usage-Based
         case
-            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'onetime' then 'One-Time'
-            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'recurring' then 'Recurring'
-            when regexp_replace(lower(ChargeFrequency), '[^a-z]', '', 'g') = 'usagebased'
-                and ChargeCategory <> 'Purchase' then 'Usage-Based'
+            when ChargeFrequency is not null and not (ChargeFrequency = 'Usage-Based' and ChargeCategory = 'Purchase')
+                then ChargeFrequency
             when ChargeCategory = 'Usage' then 'Usage-Based'
             when ChargePeriodStart = BillingPeriodStart and ChargePeriodEnd = BillingPeriodEnd then 'Recurring'
             else 'One-Time'
@@ -140,11 +137,7 @@ derived as (
         -- requires BilledCost 0 where the two differ: a charge paid to a third party), else the host
         coalesce(InvoiceIssuerName, HostProviderName, ServiceProviderName) as ProviderName,
         coalesce(ServiceProviderName, InvoiceIssuerName) as PublisherName,
-        -- a pricing category outside the spec's list is FOCUS's `Other`
-        case
-            when PricingCategory is null or list_contains($pricing_categories, PricingCategory) then PricingCategory
-            else 'Other'
-        end as PricingCategory,
+        PricingCategory,
         PricingUnit,
         RegionId,
         -- a region without a display name is named by its id
@@ -155,9 +148,7 @@ derived as (
         -- a resource of unknown type is a resource of its service
         case when ResourceId is not null then coalesce(ResourceType, ServiceName, ServiceProviderName) end
             as ResourceType,
-        -- a service category outside the spec's list is `Other`
-        case when list_contains($subcategory_parents, ServiceCategory) then ServiceCategory else 'Other' end
-            as ServiceCategory,
+        coalesce(ServiceCategory, 'Other') as ServiceCategory,
         coalesce(ServiceName, ServiceProviderName, InvoiceIssuerName) as ServiceName,
         ServiceSubcategory,
         -- a vendor meter with no SKU id (an API cost report's token type): the provider, model and meter identify it
@@ -178,13 +169,9 @@ derived as (
 
 defaulted as (
     select
-        -- a subcategory that is not one of its category's is that category's `Other (…)`
+        -- a line without a subcategory is its category's `Other (…)` (staging fits a subcategory to its category)
         * replace (
-            case
-                when coalesce($subcategory_parents[list_position($subcategories, ServiceSubcategory)], '')
-                    = ServiceCategory then ServiceSubcategory
-                else 'Other (' || ServiceCategory || ')'
-            end as ServiceSubcategory,
+            coalesce(ServiceSubcategory, 'Other (' || ServiceCategory || ')') as ServiceSubcategory,
             -- a SKU that names no meter is its own meter
             coalesce(SkuMeter, SkuId) as SkuMeter,
             -- FOCUS: unit prices on usage and purchases, never on tax. Without the source's: the cost over the
@@ -244,17 +231,5 @@ select
     end as stale,
     case
         when InvoiceIssuerName is null then 'InvoiceIssuerName and ServiceProviderName are null; FOCUS requires them'
-        when not list_contains($charge_categories, ChargeCategory)
-            then format('ChargeCategory {} is not one of {}', ChargeCategory, array_to_string($charge_categories, ', '))
-        when CommitmentDiscountStatus is not null and not list_contains($statuses, CommitmentDiscountStatus)
-            then format('CommitmentDiscountStatus {} is not one of {}', CommitmentDiscountStatus,
-                array_to_string($statuses, ', '))
-        when CommitmentDiscountCategory is not null
-            and not list_contains($commitment_categories, CommitmentDiscountCategory)
-            then format('CommitmentDiscountCategory {} is not one of {}', CommitmentDiscountCategory,
-                array_to_string($commitment_categories, ', '))
-        when CapacityReservationStatus is not null and not list_contains($statuses, CapacityReservationStatus)
-            then format('CapacityReservationStatus {} is not one of {}', CapacityReservationStatus,
-                array_to_string($statuses, ', '))
     end as problem
 from defaulted

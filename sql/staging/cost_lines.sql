@@ -81,6 +81,9 @@ select
     $reporting_currency as BillingCurrency,
     upper(BillingCurrency) as x_OriginalCurrency,
     cast(fx_rate as decimal(38, 10)) as x_FxRate,
+    -- the day's share as written, before conversion: what quarantine shows of a line rejected for the day
+    BilledCost as _billed_as_written,
+    EffectiveCost as _effective_as_written,
     $source as x_Source,
     md5($source || '|' || parse_filename(_file) || '|' || _row::varchar) as x_LineId,
     x_SpreadMethod,

@@ -8,5 +8,8 @@ select
     _row as source_row,
     'request_id' as column_name,
     'duplicate request_id, first seen in ' || first_file || ' row ' || first_row::varchar as reason,
-    request_id as raw_value
+    request_id as raw_value,
+    null::decimal(38, 10) as billed_cost,
+    null::decimal(38, 10) as effective_cost,
+    null::varchar as currency
 from usage_events_duplicates

@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from assets.export.focus import CHARGE_CATEGORIES, SERVICE_SUBCATEGORIES, STATUSES
 from assets.ingest.azure_export import AZURE_EXPORT
+from assets.ingest.vocabulary import ALLOWED, SERVICE_SUBCATEGORIES
 from tests.unit.test_ingest_readers import stage
 
 CHARGE_FREQUENCIES = ("One-Time", "Recurring", "Usage-Based")
@@ -78,8 +78,8 @@ def test_every_charge_type_pricing_model_and_frequency_maps_to_focus_values(tmp_
     # EffectiveCost is every row's cost, so the staged total is the file's total
     assert sum(r["EffectiveCost"] for r in staged) == sum(Decimal(c) for *_, c in ROWS) == Decimal("735.99")
     for category, _, frequency, status, *_ in got:
-        assert category in CHARGE_CATEGORIES and frequency in CHARGE_FREQUENCIES
-        assert status is None or status in STATUSES
+        assert category in ALLOWED["ChargeCategory"] and frequency in CHARGE_FREQUENCIES
+        assert status is None or status in ALLOWED["CommitmentDiscountStatus"]
     unused = [r for r in staged if r["CommitmentDiscountStatus"] == "Unused"]
     assert [(r["ConsumedQuantity"], r["CommitmentDiscountId"]) for r in unused] == [(None, "r-1")] * 2
     # the commitment that covered (or went unused on) a row: a reservation commits to usage, a savings plan to spend

@@ -14,9 +14,10 @@ import duckdb
 import pytest
 
 from assets.config import Settings
-from assets.export.focus import SERVICE_SUBCATEGORIES, FocusExportError, export_focus, lake_export_dir
+from assets.export.focus import FocusExportError, export_focus, lake_export_dir
 from assets.ingest import SOURCE_KINDS
 from assets.ingest.validate import cast_or_reject
+from assets.ingest.vocabulary import SERVICE_SUBCATEGORIES
 from assets.lake import Lake
 from assets.schemas import COST_LINES
 from assets.sql import connect
@@ -645,11 +646,11 @@ def test_a_line_focus_cannot_represent_is_left_out_and_listed_and_the_rest_of_th
     bad = copy_day(settings, day, tmp_path / "lake")
     lines = Lake(bad.app.lake).partition_file("cost_lines", day, "cloud_bill")
     con = connect()
-    # one tax line in a category FOCUS does not have; the frequency of every line blanked, misspelt on one
+    # one tax line with no invoice issuer nor service provider; the frequency of every line blanked
     con.execute(
-        f"copy (select * replace (case when ChargeCategory = 'Tax' then 'Refund' else ChargeCategory end "
-        f"as ChargeCategory, case when x_SourceRow = 1 then 'usage based' end as ChargeFrequency) "
-        f"from read_parquet('{lines}')) to '{tmp_path / 'edited.parquet'}'"
+        f"copy (select * replace (case when ChargeCategory <> 'Tax' then InvoiceIssuerName end as InvoiceIssuerName, "
+        f"case when ChargeCategory <> 'Tax' then ServiceProviderName end as ServiceProviderName, "
+        f"null::varchar as ChargeFrequency) from read_parquet('{lines}')) to '{tmp_path / 'edited.parquet'}'"
     )
     line_id, file, row, billed, effective = con.execute(
         f"select x_LineId, x_SourceFile, x_SourceRow, BilledCost::varchar, EffectiveCost::varchar "
@@ -667,7 +668,7 @@ def test_a_line_focus_cannot_represent_is_left_out_and_listed_and_the_rest_of_th
             "file": file,
             "row": row,
             "line_id": line_id,
-            "reason": "ChargeCategory Refund is not one of Adjustment, Credit, Purchase, Tax, Usage",
+            "reason": "InvoiceIssuerName and ServiceProviderName are null; FOCUS requires them",
             "billed_cost": billed,
             "effective_cost": effective,
         }
@@ -683,7 +684,7 @@ def test_a_line_focus_cannot_represent_is_left_out_and_listed_and_the_rest_of_th
         {"f": str(Lake(bad.app.lake).partition_dir("cost_lines", day) / "*.parquet")},
     ).fetchall()[0][0]
     assert written[0] == day_lines - 1 and written[1] == kept and written[2] == 0
-    # a blank frequency is derived from the category, a misspelt one read as meant
+    # a blank frequency is derived from the category
     assert set(written[3]) <= {
         "Usage/Usage-Based",
         "Purchase/One-Time",
