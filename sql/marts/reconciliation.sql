@@ -8,7 +8,8 @@
 -- at list price, the residual (billed - list: discounts, drift, calls never logged), the part of it the vendor's
 -- usage report shows as calls never logged, and billed spend with no telemetry at all (from true_up)
 -- reads: cost_lines_day, fact_day, ingest_log_day, manifest_day, quarantine_day, true_up_day
--- params: $charge_date, $cost_metric, $found_nothing, $source_kinds, $source_names
+-- params: $charge_date, $cost_metric, $found_nothing, $max_quarantined_share, $reporting_currency, $source_kinds,
+--   $source_names
 -- output: the rows of the reconciliation partition of $charge_date
 with sources as (
     select unnest($source_names) as source, unnest($source_kinds) as kind, unnest($found_nothing) as found_nothing
