@@ -87,10 +87,15 @@ def assert_every_day_reconciles(config: Path) -> None:
     assert {diff for _, diff in differences} == {Decimal(0)}
 
 
+def table_rows(output: str, width: int) -> list[tuple[str, ...]]:
+    """The rows of the closing tables that have `width` columns."""
+    rows = [line.strip()[1:-1].split("│") for line in output.splitlines() if line.startswith("│")]
+    return [tuple(cell.strip() for cell in row) for row in rows if len(row) == width]
+
+
 def failure_rows(output: str) -> list[tuple[str, ...]]:
     """The rows of the closing failure table: day, asset / step, reason, file and row."""
-    rows = [line.strip()[1:-1].split("│") for line in output.splitlines() if line.startswith("│")]
-    return [tuple(cell.strip() for cell in row) for row in rows]
+    return table_rows(output, 4)
 
 
 def refuse_day(day: date, real):
@@ -264,6 +269,8 @@ def test_a_source_that_fails_to_land_is_listed_and_the_days_other_sources_are_st
         f"{DAYS[1]} raw_files: source app_usage: ConnectionError: usage store at 127.0.0.1:9 refused the connection"
         in result.output.splitlines()
     )
+    # the table of incomplete source days names the day the calls are missing from
+    assert table_rows(result.output, 3) == [(str(DAYS[1]), "app_usage", "no file landed for the day: land it first")]
     # the bill of the day is staged, allocated and reconciled without the calls; the day says it lacks them
     facts = dict(lake_rows(config, "select charge_date, sum(amount_usd) from fact_cost group by 1"))
     assert facts == dict(lake_rows(config, "select charge_date, sum(EffectiveCost) from cost_lines group by 1"))

@@ -39,12 +39,14 @@ fit as (
     select
         team,
         count(*) as n,
-        -- one day of history has no trend (DuckDB's regression gives NaN): a flat forecast at its level
-        case when count(*) > 1 and isfinite(regr_slope(y, t)) then regr_slope(y, t) else 0 end as slope,
-        case when count(*) > 1 and isfinite(regr_intercept(y, t)) then regr_intercept(y, t) else avg(y) end
+        -- the regression adds its doubles in day order, so that a re-run gives the same cents (threads would add them
+        -- in whatever order they finish); one day of history has no trend (DuckDB's regression gives NaN): a flat
+        -- forecast at its level
+        case when count(*) > 1 and isfinite(regr_slope(y, t order by t)) then regr_slope(y, t order by t) else 0 end as slope,
+        case when count(*) > 1 and isfinite(regr_intercept(y, t order by t)) then regr_intercept(y, t order by t) else avg(y order by t) end
             as intercept,
         case
-            when count(*) > 2 then sqrt(greatest(regr_syy(y, t) - coalesce(regr_sxy(y, t) ^ 2 / nullif(regr_sxx(y, t), 0), 0), 0)
+            when count(*) > 2 then sqrt(greatest(regr_syy(y, t order by t) - coalesce(regr_sxy(y, t order by t) ^ 2 / nullif(regr_sxx(y, t order by t), 0), 0), 0)
                 / (count(*) - 2))
         end as sigma
     from dense
