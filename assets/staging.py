@@ -204,6 +204,7 @@ def _stage_day(con: duckdb.DuckDBPyConnection, settings: Settings, source: Sourc
     """The SQL (by staging table) selecting the rows of the loaded delivery (`load_delivery`) for `day`."""
     kind = SOURCE_KINDS[source.kind]
     queries: dict[str, str] = {}
+    run_model(con, "staging/day_fx", {"charge_date": day, "max_fx_age_days": settings.app.max_fx_age_days})
     if kind.target == "cost_lines":
         spread_lines(con, settings, source, day)
         run_model(
@@ -290,7 +291,6 @@ def stage_days(settings: Settings, days: list[date]) -> StageResult:
                     "kind": source.kind,
                     "cost_metric": settings.app.cost_metric,
                     "reporting_currency": settings.app.reporting_currency,
-                    "max_fx_age_days": settings.app.max_fx_age_days,
                     # undated rejects belong to this day when its files are the day's own (a {date} path, a fetch)
                     "undated_here": "{date}" in source.path or SOURCE_KINDS[source.kind].fetch is not None,
                 }

@@ -1,9 +1,9 @@
 -- cost_lines_candidates: the typed rows of one source that charge on $charge_date, with their share of that day
 -- (a line whose charge period spans several days puts on each day the part `line_spread` gives it: evenly, or by a
 -- usage driver; the shares of its days telescope to the whole exactly),
--- converted to the reporting currency at the day's dated FX rate; a line with no rate, or whose usage driver is not
--- staged for its whole period, carries its reject reason
--- reads: src_staged, line_spread, fx_rates
+-- converted to the reporting currency at the day's dated FX rate (day_fx); a line with no rate, or whose usage
+-- driver is not staged for its whole period, carries its reject reason
+-- reads: src_staged, line_spread, day_fx
 -- params: $charge_date, $max_fx_age_days, $reporting_currency, $source
 -- output: script: temp macro day_share, temp table cost_lines_candidates
 
@@ -50,20 +50,12 @@ day_share as (
     from in_day
 ),
 
--- the newest rate of each currency dated on or before the day, if it is recent enough
-fx as (
-    select currency, arg_max(rate, rate_date) as rate
-    from fx_rates
-    where rate_date <= $charge_date::date and rate_date >= $charge_date::date - $max_fx_age_days::integer
-    group by currency
-),
-
 converted as (
     select
         d.*,
         case when upper(d.BillingCurrency) = $reporting_currency then 1 else fx.rate end as fx_rate
     from day_share d
-    left join fx on upper(d.BillingCurrency) = fx.currency
+    left join day_fx fx on upper(d.BillingCurrency) = fx.currency
 )
 
 select

@@ -4,8 +4,8 @@
 -- that says it is not whole (the last saved API page says more follow). A rejected cost row says how much it is:
 -- `cost` (the cost metric as written, in `cost_currency`; a line's share of the day when rejected for the day)
 -- and `cost_reporting` (that cost in the reporting currency at the day's rate; null without a rate)
--- reads: src_rejected, day_rejected, unreadable, incomplete, fx_rates
--- params: $charge_date, $source, $undated_here, $cost_metric, $reporting_currency, $max_fx_age_days
+-- reads: src_rejected, day_rejected, unreadable, incomplete, day_fx
+-- params: $charge_date, $source, $undated_here, $cost_metric, $reporting_currency
 -- output: the quarantine rows of the source and day
 with rejected as (
     select
@@ -40,14 +40,6 @@ with rejected as (
     from incomplete
 ),
 
--- the newest rate of each currency dated on or before the day, if it is recent enough (as staging/cost_lines)
-fx as (
-    select currency, arg_max(rate, rate_date) as rate
-    from fx_rates
-    where rate_date <= $charge_date::date and rate_date >= $charge_date::date - $max_fx_age_days::integer
-    group by currency
-),
-
 amounts as (
     select
         r.* exclude (billed_cost, effective_cost, currency),
@@ -69,5 +61,5 @@ select
     cast(a.cost * case when a.cost_currency = $reporting_currency then 1 else fx.rate end as decimal(38, 10))
         as cost_reporting
 from amounts a
-left join fx on a.cost_currency = fx.currency
+left join day_fx fx on a.cost_currency = fx.currency
 order by a.source_file, a.source_row nulls first
