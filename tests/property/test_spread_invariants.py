@@ -55,6 +55,7 @@ def day_shares(amount: Decimal, driver: list[int]) -> list[tuple[Decimal, str]]:
     for day in days:
         spread = {"charge_date": day, "spread_driver": "requests", "staged_days": days}
         run_model(con, "staging/line_spread", spread)
+        run_model(con, "staging/day_fx", {"charge_date": day, "max_fx_age_days": 7})
         run_model(
             con,
             "staging/cost_lines",
